@@ -1,0 +1,129 @@
+// Package config reads and validates a hellomgr config file (config.yaml).
+//
+// Load is strict: an unknown key, a wrong type, a duplicate or overlapping
+// port, a port outside 1-65535, an empty command or a bad duration is an
+// error that names the file, the line and the key. Every problem found is
+// reported, joined with errors.Join, and nothing is returned on error, so a
+// caller never acts on half a config.
+package config
+
+import (
+	"syscall"
+	"time"
+)
+
+// PortPlaceholder is replaced by the instance's port in every command item.
+const PortPlaceholder = "{port}"
+
+// Config is a validated config file. Every path in it is absolute: relative
+// paths in the file resolve against the folder that holds the file.
+type Config struct {
+	// File is the absolute path of the config file; Dir is its folder.
+	File string
+	Dir  string
+
+	// Ports lists every instance's port, expanded from ranges and sorted.
+	Ports []int
+
+	// Command is the argv of one instance, with {port} still in it.
+	// Empty means the built-in server: "<hellomgr binary> serve --port {port}".
+	Command []string
+
+	// WorkDir is the children's working directory (key `dir`, default: Dir).
+	WorkDir string
+
+	// Env holds extra "KEY=value" entries for the children, sorted by key.
+	// PORT is not in it: the manager always sets PORT itself.
+	Env []string
+
+	Ready   Ready
+	Stop    Stop
+	Restart Restart
+	Reload  Reload
+	Logs    Logs
+	Metrics Metrics
+
+	// Socket is the control socket's path (default .hellomgr/hellomgr.sock).
+	Socket string
+	// StateDir holds the pid file and, by default, the socket (.hellomgr).
+	StateDir string
+
+	// Nginx is nil unless the file has an `nginx:` section.
+	Nginx *Nginx
+}
+
+// ProbeKind says how readiness is checked.
+type ProbeKind string
+
+const (
+	ProbeHTTP ProbeKind = "http"
+	ProbeTCP  ProbeKind = "tcp"
+)
+
+// Ready is the readiness probe (key `ready`).
+type Ready struct {
+	Kind     ProbeKind     // `ready.tcp: true` selects ProbeTCP; default ProbeHTTP
+	Path     string        // `ready.http`, default "/"; any status below 500 counts
+	Timeout  time.Duration // `ready.timeout`, default 10s: how long a new instance may take
+	Interval time.Duration // `ready.interval`, default 50ms: time between probes
+}
+
+// Stop says how an instance is stopped (key `stop`).
+type Stop struct {
+	Signal  syscall.Signal // `stop.signal`, default SIGTERM ("TERM", "SIGTERM", "INT", ... accepted)
+	Timeout time.Duration  // `stop.timeout`, default 10s; then SIGKILL to the process group
+}
+
+// Restart is the backoff for instances that exit when not asked to (key `restart`).
+type Restart struct {
+	Backoff    time.Duration // `restart.backoff`, default 100ms: first delay
+	MaxBackoff time.Duration // `restart.max_backoff`, default 10s: the delay doubles up to this
+	ResetAfter time.Duration // `restart.reset_after`, default 10s: up this long resets the backoff
+	MaxTries   int           // `restart.max_tries`, default 10: failed starts in a row before state failed; 0 = never give up
+}
+
+// Handoff says how a port's listening socket is handled.
+type Handoff string
+
+const (
+	// HandoffSocket: the manager binds the port once and passes the
+	// listening socket to each child as fd 3 (LISTEN_FDS=1), so a connect
+	// is never refused while an instance is replaced.
+	HandoffSocket Handoff = "socket"
+	// HandoffNone: the child binds the port itself.
+	HandoffNone Handoff = "none"
+)
+
+// Reload is how a rollout proceeds (key `reload`).
+type Reload struct {
+	MaxUnavailable int // `reload.max_unavailable`, default 1, at most len(Ports)
+	// Handoff is `reload.handoff`; default HandoffSocket when Command is
+	// empty (the built-in server takes the socket), HandoffNone otherwise.
+	Handoff Handoff
+}
+
+// Logs is where each instance's output goes (key `logs`).
+type Logs struct {
+	Dir string // `logs.dir`, default "logs": one file per port, e.g. logs/8001.log
+}
+
+// Metrics is the manager's own HTTP endpoint (key `metrics`).
+type Metrics struct {
+	// Address is `metrics.address`, default "127.0.0.1:0" (a free loopback
+	// port, shown by `hellomgr status`); "off" disables it.
+	Address string
+}
+
+// Nginx lets a rollout take an instance out of an nginx upstream before
+// stopping it (key `nginx`), for apps that cannot drain themselves.
+type Nginx struct {
+	Upstream      string   // `nginx.upstream`, default "hellomgr": the upstream block's name
+	UpstreamFile  string   // `nginx.upstream_file`, required: the file hellomgr writes
+	ReloadCommand []string // `nginx.reload_command`, default ["nginx", "-s", "reload"]
+	// DrainTimeout is `nginx.drain_timeout`, default 10s: how long to wait
+	// for a port's established connections to end after it is marked down.
+	DrainTimeout time.Duration
+}
+
+// BuiltIn reports whether the instances run the built-in hello server.
+func (c *Config) BuiltIn() bool { return len(c.Command) == 0 }

@@ -1,0 +1,208 @@
+// Package instance runs and supervises one child process: it starts it in
+// its own process group, waits until it answers its readiness probe,
+// restarts it with exponential backoff when it exits unasked, and stops it
+// with a signal to the group followed, after a bounded wait, by SIGKILL.
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec is everything needed to run one instance.
+type Spec struct {
+	Port        int
+	Argv        []string // executed directly, never through a shell
+	Dir         string
+	Env         []string // the child's complete environment
+	Listener    *os.File // when set, passed to the child as fd 3 (LISTEN_FDS=1 must be in Env)
+	Probe       Probe
+	StopSignal  syscall.Signal
+	StopTimeout time.Duration
+	Restart     RestartPolicy
+	Output      io.Writer // the child's stdout and stderr; nil discards
+}
+
+// RestartPolicy is the restart policy for a process that exits unasked.
+type RestartPolicy struct {
+	Initial    time.Duration // first delay; doubles after each failure
+	Max        time.Duration // cap on the delay
+	ResetAfter time.Duration // a run this long resets the delay and the failure count
+	MaxTries   int           // failures in a row before giving up (state failed); 0: never
+}
+
+// StartMode says what Start does when the first start fails.
+type StartMode uint8
+
+const (
+	// GiveUp leaves the instance failed: a reload puts the old one back.
+	GiveUp StartMode = iota
+	// KeepTrying retries with backoff, as after a crash: `hellomgr up`.
+	KeepTrying
+)
+
+// Status is a snapshot of an instance, safe to keep and read.
+type Status struct {
+	Port         int
+	PID          int // 0 when no process runs
+	State        State
+	Since        time.Time // when State began
+	StartTime    time.Time // when the current process started
+	Restarts     map[string]uint64
+	LastExitCode int    // -1 when killed by a signal or never exited
+	LastError    string // why the last run or start ended, if it failed
+}
+
+// RestartCount is the total of Restarts over all reasons.
+func (s Status) RestartCount() uint64 {
+	var n uint64
+	for _, v := range s.Restarts {
+		n += v
+	}
+	return n
+}
+
+// Instance is one supervised child. Its state is owned by a single
+// goroutine that runs while a process is wanted; everyone else asks it
+// through Start and Stop, and reads a published Status.
+type Instance struct {
+	spec Spec
+	log  *slog.Logger
+	out  *tail
+
+	mu      sync.Mutex
+	running bool            // the owner goroutine is alive
+	stops   chan chan error // stop requests, each with its reply channel
+	status  Status
+}
+
+// New returns an instance in state stopped. Nothing runs until Start.
+func New(spec Spec, log *slog.Logger) *Instance {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Instance{
+		spec:   spec,
+		log:    log.With("port", spec.Port),
+		out:    newTail(20),
+		stops:  make(chan chan error, 16),
+		status: Status{Port: spec.Port, State: Stopped, Since: time.Now(), LastExitCode: -1, Restarts: map[string]uint64{}},
+	}
+}
+
+// Spec returns the spec the instance was made with.
+func (i *Instance) Spec() Spec { return i.spec }
+
+// Status returns a copy of the instance's current status.
+func (i *Instance) Status() Status {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	s := i.status
+	s.Restarts = make(map[string]uint64, len(i.status.Restarts))
+	for k, v := range i.status.Restarts {
+		s.Restarts[k] = v
+	}
+	return s
+}
+
+// Output returns the last lines the current or last process printed.
+func (i *Instance) Output() string { return i.out.String() }
+
+// Start starts the process and returns once it is ready, or with the reason
+// it is not: it exited first, it did not answer within the probe timeout, or
+// ctx ended. The error names the port and the pid. After a failed first
+// start the instance is failed (GiveUp) or retries with backoff
+// (KeepTrying). Once ready, an unasked exit is always retried. Starting an
+// instance that is already running is an error.
+func (i *Instance) Start(ctx context.Context, mode StartMode) error {
+	i.mu.Lock()
+	if i.running {
+		i.mu.Unlock()
+		return fmt.Errorf("instance %d is already running", i.spec.Port)
+	}
+	i.running = true
+	i.mu.Unlock()
+
+	first := make(chan error, 1)
+	r := &runner{i: i, mode: mode, first: first}
+	go r.run()
+	select {
+	case err := <-first:
+		return err
+	case <-ctx.Done():
+		i.Stop(context.Background())
+		return fmt.Errorf("instance %d: start: %w", i.spec.Port, ctx.Err())
+	}
+}
+
+// StopAsync asks the instance to stop: the stop signal to the process
+// group, then SIGKILL after the stop timeout. The returned channel receives
+// nil once no process runs. Stopping a stopped instance is not an error, and
+// it is safe to call more than once.
+func (i *Instance) StopAsync() <-chan error {
+	reply := make(chan error, 1)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.running {
+		reply <- nil
+		return reply
+	}
+	i.stops <- reply
+	return reply
+}
+
+// Stop is StopAsync that waits, up to ctx, for the process to be gone.
+func (i *Instance) Stop(ctx context.Context) error {
+	select {
+	case err := <-i.StopAsync():
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("instance %d: stop: %w", i.spec.Port, ctx.Err())
+	}
+}
+
+// setState is the only writer of the state. It refuses a transition the
+// table does not allow, which would be a bug in the runner.
+func (i *Instance) setState(to State, update func(*Status)) {
+	i.mu.Lock()
+	from := i.status.State
+	if from != to && !canMove(from, to) {
+		i.mu.Unlock()
+		panic(fmt.Sprintf("instance %d: bad transition %s -> %s", i.spec.Port, from, to))
+	}
+	i.status.State = to
+	i.status.Since = time.Now()
+	if update != nil {
+		update(&i.status)
+	}
+	pid := i.status.PID
+	i.mu.Unlock()
+	if from != to {
+		i.log.Info(from.String()+" -> "+to.String(), "pid", pid)
+	}
+}
+
+// finish ends the owner goroutine's life: any stop request still queued is
+// answered, and a later Start may begin a new owner.
+func (i *Instance) finish() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for {
+		select {
+		case reply := <-i.stops:
+			reply <- nil
+		default:
+			i.running = false
+			return
+		}
+	}
+}
+
+var errStoppedBeforeReady = errors.New("stopped before it was ready")

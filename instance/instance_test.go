@@ -1,0 +1,266 @@
+package instance
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testchild"
+)
+
+func TestMain(m *testing.M) {
+	testchild.Main()
+	os.Exit(m.Run())
+}
+
+// newSpec returns a spec for a test child with the given behaviour, on a
+// listening socket the test owns (passed as fd 3, so no port race).
+func newSpec(t *testing.T, behaviour string) Spec {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	t.Cleanup(func() { f.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	argv, env := testchild.Cmd(behaviour)
+	return Spec{
+		Port:        port,
+		Argv:        argv,
+		Env:         append(env, "LISTEN_FDS=1", "PORT="+strconv.Itoa(port)),
+		Listener:    f,
+		Probe:       Probe{HTTPPath: "/", Timeout: 5 * time.Second, Interval: 20 * time.Millisecond},
+		StopSignal:  syscall.SIGTERM,
+		StopTimeout: 5 * time.Second,
+		Restart:     RestartPolicy{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, ResetAfter: time.Minute},
+	}
+}
+
+func startOrFail(t *testing.T, inst *Instance, mode StartMode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := inst.Start(ctx, mode); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { inst.Stop(context.Background()) })
+}
+
+func get(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+	if err != nil {
+		t.Fatalf("port %d: %v", port, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func TestStartReturnsOnceReadyAndServes(t *testing.T) {
+	inst := New(newSpec(t, "serve"), nil)
+	startOrFail(t, inst, GiveUp)
+	st := inst.Status()
+	if st.State != Ready || st.PID == 0 {
+		t.Fatalf("after start: state %s pid %d, want ready with a pid", st.State, st.PID)
+	}
+	if got, want := get(t, st.Port), "pid "+strconv.Itoa(st.PID); !strings.HasPrefix(got, want) {
+		t.Fatalf("port %d: got %q, want %q", st.Port, got, want)
+	}
+}
+
+func TestStartFailsWhenChildExitsBeforeReady(t *testing.T) {
+	inst := New(newSpec(t, "exit-at-once"), nil)
+	err := inst.Start(context.Background(), GiveUp)
+	if err == nil {
+		t.Fatal("start succeeded, want an error")
+	}
+	for _, want := range []string{"exited before ready: exit status 3", "boom: config missing", strconv.Itoa(inst.spec.Port)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if st := inst.Status(); st.State != Failed {
+		t.Errorf("state %s, want failed", st.State)
+	}
+}
+
+func TestStartFailsWhenNeverReady(t *testing.T) {
+	spec := newSpec(t, "hang")
+	spec.Listener = nil // nothing listens, so the probe cannot pass
+	spec.Probe.Timeout = 300 * time.Millisecond
+	inst := New(spec, nil)
+	err := inst.Start(context.Background(), GiveUp)
+	if err == nil || !strings.Contains(err.Error(), "not ready within 300ms") {
+		t.Fatalf("start error %v, want one saying it was not ready within 300ms", err)
+	}
+	st := inst.Status()
+	if st.State != Failed || st.PID != 0 {
+		t.Fatalf("state %s pid %d, want failed with no process", st.State, st.PID)
+	}
+}
+
+func TestStartFailsWhenExecutableIsMissing(t *testing.T) {
+	spec := newSpec(t, "serve")
+	spec.Argv = []string{"/nonexistent/app"}
+	err := New(spec, nil).Start(context.Background(), GiveUp)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/app") {
+		t.Fatalf("start error %v, want one naming /nonexistent/app", err)
+	}
+}
+
+func TestKilledInstanceIsRestartedAndCounted(t *testing.T) {
+	inst := New(newSpec(t, "serve"), nil)
+	startOrFail(t, inst, GiveUp)
+	old := inst.Status().PID
+	syscall.Kill(old, syscall.SIGKILL)
+	waitFor(t, "a new ready process", func() bool {
+		st := inst.Status()
+		return st.State == Ready && st.PID != old
+	})
+	st := inst.Status()
+	if st.Restarts["killed"] != 1 {
+		t.Fatalf("restarts %v, want killed: 1", st.Restarts)
+	}
+	if got := get(t, st.Port); !strings.Contains(got, strconv.Itoa(st.PID)) {
+		t.Fatalf("port %d: got %q from the old process, want pid %d", st.Port, got, st.PID)
+	}
+}
+
+func TestCrashLoopBacksOffThenFails(t *testing.T) {
+	spec := newSpec(t, "exit-at-once")
+	spec.Restart.MaxTries = 4
+	inst := New(spec, nil)
+	var seen sync.Map
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // record the states a user would see in `status`
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				seen.Store(inst.Status().State, true)
+			}
+		}
+	}()
+	if err := inst.Start(context.Background(), KeepTrying); err == nil {
+		t.Fatal("start succeeded, want the first failure reported")
+	}
+	waitFor(t, "state failed", func() bool { return inst.Status().State == Failed })
+	if _, ok := seen.Load(Backoff); !ok {
+		t.Error("state backoff was never seen before failed")
+	}
+	st := inst.Status()
+	if st.Restarts["not-ready"] != 3 || !strings.Contains(st.LastError, "gave up after 4") {
+		t.Fatalf("restarts %v, last error %q; want 3 restarts and a give-up message", st.Restarts, st.LastError)
+	}
+}
+
+func TestBackoffDoublesUpToTheCap(t *testing.T) {
+	b := RestartPolicy{Initial: 100 * time.Millisecond, Max: time.Second}
+	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	for i, w := range want {
+		if got := backoffDelay(b, i+1); got != w*time.Millisecond {
+			t.Errorf("failure %d: delay %s, want %s", i+1, got, w*time.Millisecond)
+		}
+	}
+}
+
+func TestStopIsGracefulAndReachesTheGroup(t *testing.T) {
+	spec := newSpec(t, "with-grandchild")
+	inst := New(spec, nil)
+	startOrFail(t, inst, GiveUp)
+	var grandchild int
+	for _, line := range strings.Split(inst.Output(), "\n") {
+		if n, ok := strings.CutPrefix(line, "grandchild "); ok {
+			grandchild, _ = strconv.Atoi(n)
+		}
+	}
+	if grandchild == 0 {
+		t.Fatalf("no grandchild pid in output %q", inst.Output())
+	}
+	pid := inst.Status().PID
+	if err := inst.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := inst.Status()
+	if st.State != Stopped || st.LastExitCode != 0 {
+		t.Fatalf("after stop: state %s exit code %d, want stopped with 0", st.State, st.LastExitCode)
+	}
+	waitFor(t, "the process group to be gone", func() bool { return !alive(pid) && !alive(grandchild) })
+	if err := inst.Stop(context.Background()); err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+}
+
+func TestStopKillsAChildThatIgnoresTheSignal(t *testing.T) {
+	spec := newSpec(t, "ignore-term")
+	spec.StopTimeout = 200 * time.Millisecond
+	inst := New(spec, nil)
+	startOrFail(t, inst, GiveUp)
+	start := time.Now()
+	if err := inst.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := inst.Status(); st.State != Stopped || st.LastExitCode != -1 {
+		t.Fatalf("state %s exit code %d, want stopped after SIGKILL (-1)", st.State, st.LastExitCode)
+	}
+	if waited := time.Since(start); waited < spec.StopTimeout {
+		t.Fatalf("stopped after %s, before the %s stop timeout: SIGTERM was not ignored?", waited, spec.StopTimeout)
+	}
+}
+
+func TestStopDuringBackoffStops(t *testing.T) {
+	spec := newSpec(t, "exit-at-once")
+	spec.Restart.Initial, spec.Restart.Max = time.Hour, time.Hour
+	inst := New(spec, nil)
+	inst.Start(context.Background(), KeepTrying)
+	waitFor(t, "backoff", func() bool { return inst.Status().State == Backoff })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := inst.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := inst.Status(); st.State != Stopped {
+		t.Fatalf("state %s, want stopped", st.State)
+	}
+}
+
+func TestStartAgainAfterStop(t *testing.T) {
+	inst := New(newSpec(t, "serve"), nil)
+	startOrFail(t, inst, GiveUp)
+	first := inst.Status().PID
+	inst.Stop(context.Background())
+	startOrFail(t, inst, GiveUp)
+	if pid := inst.Status().PID; pid == first || pid == 0 {
+		t.Fatalf("pid after restart %d, want a new one (first was %d)", pid, first)
+	}
+}

@@ -1,0 +1,228 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// runner is the owner goroutine of an instance for one stretch of life,
+// from Start until the instance is stopped or failed. All its fields belong
+// to that goroutine alone.
+type runner struct {
+	i     *Instance
+	mode  StartMode
+	first chan<- error // answered once, when the first start succeeds or fails
+
+	proc        *process
+	probeDone   chan error
+	cancelProbe context.CancelFunc
+	notReady    error // set when the probe gave up on the current process
+
+	restartAt <-chan time.Time
+	killAt    <-chan time.Time
+	waiters   []chan error // stop requests to answer when the process is gone
+
+	fails   int // unasked exits in a row, of runs shorter than ResetAfter
+	readyAt time.Time
+}
+
+// run is the instance's event loop: one select over the process's exit, its
+// probe, the backoff and kill timers, and stop requests.
+func (r *runner) run() {
+	defer r.i.finish()
+	r.start()
+	for {
+		var exited chan error
+		if r.proc != nil {
+			exited = r.proc.exited
+		}
+		select {
+		case err := <-r.probeDone:
+			r.probed(err)
+		case err := <-exited:
+			if r.exited(err) {
+				return
+			}
+		case <-r.restartAt:
+			r.restartAt = nil
+			r.start()
+		case <-r.killAt:
+			r.killAt = nil
+			r.i.log.Warn("did not stop in time, sending SIGKILL", "timeout", r.i.spec.StopTimeout)
+			r.proc.signalGroup(syscall.SIGKILL)
+		case reply := <-r.i.stops:
+			if r.stop(reply) {
+				return
+			}
+		}
+	}
+}
+
+// start spawns a process and its readiness probe. A spawn that fails (the
+// executable is missing, say) counts as a run that ended at once.
+func (r *runner) start() {
+	r.i.out.reset()
+	r.notReady = nil
+	out := io.Writer(r.i.out)
+	if r.i.spec.Output != nil {
+		out = io.MultiWriter(r.i.spec.Output, r.i.out)
+	}
+	p, err := spawn(&r.i.spec, out)
+	r.i.setState(Starting, func(s *Status) { s.PID = 0 })
+	if err != nil {
+		r.proc = &process{exited: make(chan error, 1)}
+		r.proc.exited <- err
+		r.notReady = err
+		return
+	}
+	r.proc = p
+	r.i.setState(Starting, func(s *Status) { s.PID = p.pid(); s.StartTime = time.Now() })
+	ctx, cancel := context.WithTimeout(context.Background(), r.i.spec.Probe.Timeout)
+	r.cancelProbe = cancel
+	done := make(chan error, 1)
+	r.probeDone = done
+	go func() { done <- r.i.spec.Probe.wait(ctx, r.i.spec.Port) }()
+}
+
+// probed handles the probe's verdict on the current process.
+func (r *runner) probed(err error) {
+	r.probeDone = nil
+	if err == nil {
+		r.readyAt = time.Now()
+		r.i.setState(Ready, nil)
+		r.answerFirst(nil)
+		return
+	}
+	// Not ready in time: the process is hung or serves elsewhere. Kill it;
+	// its exit is handled as a failed start.
+	r.notReady = fmt.Errorf("not ready within %s: %v", r.i.spec.Probe.Timeout, err)
+	r.proc.signalGroup(syscall.SIGKILL)
+}
+
+// exited handles the end of the current process and reports whether the
+// runner is done.
+func (r *runner) exited(err error) bool {
+	if r.cancelProbe != nil {
+		r.cancelProbe()
+	}
+	pid := r.proc.pid0()
+	wasReady := r.i.Status().State == Ready
+	// Reap anything the child left in its group.
+	if pid > 0 {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+	r.proc, r.probeDone, r.killAt = nil, nil, nil
+	reason, code := exitReason(err)
+	if len(r.waiters) > 0 {
+		r.i.setState(Stopped, func(s *Status) { s.PID = 0; s.LastExitCode = code })
+		for _, w := range r.waiters {
+			w <- nil
+		}
+		r.answerFirst(fmt.Errorf("instance %d (pid %d): %w", r.i.spec.Port, pid, errStoppedBeforeReady))
+		return true
+	}
+	cause := fmt.Sprintf("exited: %s", describeExit(err))
+	if !wasReady {
+		cause = r.startFailure(pid, err)
+		reason = "not-ready"
+	}
+	r.i.log.Warn(cause)
+	r.i.mu.Lock()
+	r.i.status.LastExitCode, r.i.status.LastError = code, cause
+	r.i.mu.Unlock()
+	if !wasReady && r.first != nil {
+		r.answerFirst(r.startError(pid, cause))
+		if r.mode == GiveUp {
+			r.i.setState(Failed, func(s *Status) { s.PID = 0 })
+			return true
+		}
+	}
+	return r.scheduleRestart(reason)
+}
+
+// startFailure says why a process never became ready.
+func (r *runner) startFailure(pid int, err error) string {
+	if r.notReady != nil {
+		return r.notReady.Error()
+	}
+	return "exited before ready: " + describeExit(err)
+}
+
+// startError is the error Start returns: port, pid, cause and the last
+// lines of output, so the user sees why without opening the log.
+func (r *runner) startError(pid int, cause string) error {
+	msg := fmt.Sprintf("instance %d", r.i.spec.Port)
+	if pid > 0 {
+		msg += fmt.Sprintf(" (pid %d)", pid)
+	}
+	msg += " " + cause
+	if out := strings.TrimSpace(r.i.out.String()); out != "" {
+		msg += "\nlast output:\n  " + strings.ReplaceAll(out, "\n", "\n  ")
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+// scheduleRestart moves to backoff, or to failed when the tries are used
+// up, and reports whether the runner is done.
+func (r *runner) scheduleRestart(reason string) bool {
+	b := r.i.spec.Restart
+	if !r.readyAt.IsZero() && time.Since(r.readyAt) >= b.ResetAfter {
+		r.fails = 0
+	}
+	r.readyAt = time.Time{}
+	r.fails++
+	if b.MaxTries > 0 && r.fails >= b.MaxTries {
+		r.i.setState(Failed, func(s *Status) {
+			s.PID = 0
+			s.LastError = fmt.Sprintf("gave up after %d failed starts in a row: %s", r.fails, s.LastError)
+		})
+		r.answerFirst(fmt.Errorf("instance %d: gave up after %d failed starts", r.i.spec.Port, r.fails))
+		return true
+	}
+	delay := backoffDelay(b, r.fails)
+	r.i.setState(Backoff, func(s *Status) { s.PID = 0; s.Restarts[reason]++ })
+	r.i.log.Info("restarting after backoff", "delay", delay, "reason", reason)
+	r.restartAt = time.After(delay)
+	return false
+}
+
+// backoffDelay is Initial doubled for each failure after the first, capped at Max.
+func backoffDelay(b RestartPolicy, fails int) time.Duration {
+	d := b.Initial
+	for n := 1; n < fails && d < b.Max; n++ {
+		d *= 2
+	}
+	return min(d, b.Max)
+}
+
+// stop handles a stop request and reports whether the runner is done.
+func (r *runner) stop(reply chan error) bool {
+	if r.proc == nil || r.proc.cmd == nil {
+		// In backoff (or a spawn that failed): nothing to signal.
+		r.i.setState(Stopped, func(s *Status) { s.PID = 0 })
+		reply <- nil
+		r.answerFirst(fmt.Errorf("instance %d: %w", r.i.spec.Port, errStoppedBeforeReady))
+		return true
+	}
+	r.waiters = append(r.waiters, reply)
+	if len(r.waiters) > 1 {
+		return false
+	}
+	r.i.setState(Stopping, nil)
+	if err := r.proc.signalGroup(r.i.spec.StopSignal); err != nil {
+		r.i.log.Warn(err.Error())
+	}
+	r.killAt = time.After(r.i.spec.StopTimeout)
+	return false
+}
+
+func (r *runner) answerFirst(err error) {
+	if r.first != nil {
+		r.first <- err
+		r.first = nil
+	}
+}

@@ -1,0 +1,101 @@
+// Package testchild lets a test binary play the child process: TestMain
+// calls Main, and when the test re-executes itself with HELLOMGR_TEST_CHILD
+// set, the named behaviour runs instead of the tests.
+package testchild
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Env names the variable that selects a behaviour.
+const Env = "HELLOMGR_TEST_CHILD"
+
+var behaviours = map[string]func() int{
+	"serve":        serve,
+	"exit-at-once": exitAtOnce,
+	"hang":         hang,
+	"ignore-term":  ignoreTerm,
+	"with-grandchild": func() int {
+		// A grandchild in the same process group, to check that stopping
+		// reaches the whole group.
+		cmd := exec.Command("sleep", "300")
+		cmd.Start()
+		fmt.Printf("grandchild %d\n", cmd.Process.Pid)
+		return serve()
+	},
+}
+
+// Main runs the behaviour named by HELLOMGR_TEST_CHILD and exits, or
+// returns at once when the variable is unset.
+func Main() {
+	name := os.Getenv(Env)
+	if name == "" {
+		return
+	}
+	run, ok := behaviours[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "testchild: unknown behaviour %q\n", name)
+		os.Exit(2)
+	}
+	os.Exit(run())
+}
+
+// Cmd returns argv and env for a child with the given behaviour.
+func Cmd(behaviour string) (argv []string, env []string) {
+	return []string{os.Args[0], "-test.run=^$"}, append(os.Environ(), Env+"="+behaviour)
+}
+
+func listener() (net.Listener, error) {
+	if os.Getenv("LISTEN_FDS") == "1" {
+		return net.FileListener(os.NewFile(3, "listener"))
+	}
+	return net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+}
+
+// serve answers "pid N" on every path until SIGTERM, then shuts down.
+func serve() int { return serveUntil(syscall.SIGTERM, syscall.SIGINT) }
+
+func serveUntil(sigs ...os.Signal) int {
+	ln, err := listener()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		return 1
+	}
+	pid := strconv.Itoa(os.Getpid())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "pid %s %s", pid, os.Getenv("MESSAGE"))
+	})}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
+	defer stop()
+	go srv.Serve(ln)
+	fmt.Println("serving")
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	return 0
+}
+
+func exitAtOnce() int {
+	fmt.Println("boom: config missing")
+	return 3
+}
+
+func hang() int {
+	time.Sleep(time.Hour)
+	return 0
+}
+
+func ignoreTerm() int {
+	signal.Ignore(syscall.SIGTERM)
+	return serveUntil(syscall.SIGINT)
+}
