@@ -79,7 +79,7 @@ type Instance struct {
 
 	mu      sync.Mutex
 	running bool            // the owner goroutine is alive
-	stops   chan chan error // stop requests, each with its reply channel
+	stops   chan chan struct{} // stop requests, each with a channel to close when stopped
 	status  Status
 }
 
@@ -92,7 +92,7 @@ func New(spec Spec, log *slog.Logger) *Instance {
 		spec:   spec,
 		log:    log.With("port", spec.Port),
 		out:    newTail(20),
-		stops:  make(chan chan error, 16),
+		stops:  make(chan chan struct{}, 16),
 		status: Status{Port: spec.Port, State: Stopped, Since: time.Now(), LastExitCode: -1, Restarts: map[string]uint64{}},
 	}
 }
@@ -143,15 +143,15 @@ func (i *Instance) Start(ctx context.Context, mode StartMode) error {
 }
 
 // StopAsync asks the instance to stop: the stop signal to the process
-// group, then SIGKILL after the stop timeout. The returned channel receives
-// nil once no process runs. Stopping a stopped instance is not an error, and
-// it is safe to call more than once.
-func (i *Instance) StopAsync() <-chan error {
-	reply := make(chan error, 1)
+// group, then SIGKILL after the stop timeout. The returned channel is
+// closed once no process runs. Stopping a stopped instance is not an error,
+// and it is safe to call more than once.
+func (i *Instance) StopAsync() <-chan struct{} {
+	reply := make(chan struct{})
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if !i.running {
-		reply <- nil
+		close(reply)
 		return reply
 	}
 	i.stops <- reply
@@ -161,8 +161,8 @@ func (i *Instance) StopAsync() <-chan error {
 // Stop is StopAsync that waits, up to ctx, for the process to be gone.
 func (i *Instance) Stop(ctx context.Context) error {
 	select {
-	case err := <-i.StopAsync():
-		return err
+	case <-i.StopAsync():
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("instance %d: stop: %w", i.spec.Port, ctx.Err())
 	}
@@ -197,7 +197,7 @@ func (i *Instance) finish() {
 	for {
 		select {
 		case reply := <-i.stops:
-			reply <- nil
+			close(reply)
 		default:
 			i.running = false
 			return

@@ -24,7 +24,7 @@ type runner struct {
 
 	restartAt <-chan time.Time
 	killAt    <-chan time.Time
-	waiters   []chan error // stop requests to answer when the process is gone
+	waiters   []chan struct{} // stop requests to answer when the process is gone
 
 	fails   int // unasked exits in a row, of runs shorter than ResetAfter
 	readyAt time.Time
@@ -120,7 +120,7 @@ func (r *runner) exited(err error) bool {
 	if len(r.waiters) > 0 {
 		r.i.setState(Stopped, func(s *Status) { s.PID = 0; s.LastExitCode = code })
 		for _, w := range r.waiters {
-			w <- nil
+			close(w)
 		}
 		r.answerFirst(fmt.Errorf("instance %d (pid %d): %w", r.i.spec.Port, pid, errStoppedBeforeReady))
 		return true
@@ -200,11 +200,11 @@ func backoffDelay(b RestartPolicy, fails int) time.Duration {
 }
 
 // stop handles a stop request and reports whether the runner is done.
-func (r *runner) stop(reply chan error) bool {
+func (r *runner) stop(reply chan struct{}) bool {
 	if r.proc == nil || r.proc.cmd == nil {
 		// In backoff (or a spawn that failed): nothing to signal.
 		r.i.setState(Stopped, func(s *Status) { s.PID = 0 })
-		reply <- nil
+		close(reply)
 		r.answerFirst(fmt.Errorf("instance %d: %w", r.i.spec.Port, errStoppedBeforeReady))
 		return true
 	}

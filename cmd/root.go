@@ -1,0 +1,109 @@
+// Package cmd holds hellomgr's command line: one file per command, each a
+// thin cobra definition whose RunE calls a plain function a test can call.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/manager"
+)
+
+// Exit codes, as documented in the README.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the command ran and failed: bad config, failed reload, no manager
+	ExitUsage   = 2 // the command line itself is wrong
+)
+
+// usageError marks an error in how the command was called.
+type usageError struct{ error }
+
+// configFlag is the -c flag shared by every command.
+type configFlag struct{ path string }
+
+const configEnv = "HELLOMGR_CONFIG"
+
+func (f *configFlag) register(c *cobra.Command) {
+	def := os.Getenv(configEnv)
+	if def == "" {
+		def = "config.yaml"
+	}
+	c.Flags().StringVarP(&f.path, "config", "c", def, "config file (or $"+configEnv+")")
+}
+
+func (f *configFlag) load() (*config.Config, error) { return config.Load(f.path) }
+
+// client returns a control client for the config's manager. A config that
+// no longer parses still names its folder, so status and down keep working
+// on the default socket while someone fixes a typo.
+func (f *configFlag) client() (*manager.Client, error) {
+	cfg, err := f.load()
+	if err == nil {
+		return manager.Dial(cfg.Socket), nil
+	}
+	abs, aerr := filepath.Abs(f.path)
+	if aerr != nil {
+		return nil, err
+	}
+	return manager.Dial(filepath.Join(filepath.Dir(abs), ".hellomgr", "hellomgr.sock")), nil
+}
+
+// newRoot builds the command tree.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hellomgr",
+		Short: "Run one single-process web server per port and replace them without downtime",
+		Long: `hellomgr runs one independent single-process web server per port listed in
+config.yaml, supervises each on its own, and replaces them a few at a time on
+reload, each new one ready before the next old one goes.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newUp(), newDown(), newReload(), newStatus(), newServe(), newVersion())
+	return root
+}
+
+// Execute runs the command line and returns the exit code.
+func Execute(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "hellomgr:", err)
+	var usage usageError
+	if errors.As(err, &usage) || isCobraUsage(err) {
+		fmt.Fprintln(stderr, "Run 'hellomgr --help' for usage.")
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// isCobraUsage recognises cobra's own argument errors (unknown command,
+// wrong number of arguments), which it returns as plain errors.
+func isCobraUsage(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag")
+}
+
+// exactArgs is cobra.ExactArgs with the error marked as a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(c, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}

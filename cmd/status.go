@@ -1,0 +1,65 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hellomgr/hellomgr/manager"
+)
+
+func newStatus() *cobra.Command {
+	var (
+		cf     configFlag
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show every instance: port, pid, state, uptime, restarts, memory, CPU",
+		Args:  exactArgs(0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			client, err := cf.client()
+			if err != nil {
+				return err
+			}
+			report, err := client.Status(c.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(report.Instances)
+			}
+			printTable(c.OutOrStdout(), report)
+			return nil
+		},
+	}
+	cf.register(c)
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per instance")
+	return c
+}
+
+// printTable writes the status table that `up` and `status` show.
+func printTable(w io.Writer, r manager.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PORT\tPID\tSTATE\tUPTIME\tRESTARTS\tRSS\tCPU")
+	for _, in := range r.Instances {
+		pid, uptime, rss, cpu := "-", "-", "-", "-"
+		if in.PID != 0 {
+			pid = fmt.Sprint(in.PID)
+			uptime = (time.Duration(in.Uptime) * time.Second).String()
+			rss = fmt.Sprintf("%.1fMiB", float64(in.RSS)/(1<<20))
+			cpu = fmt.Sprintf("%.2fs", in.CPU)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", in.Port, pid, in.State, uptime, in.Restarts, rss, cpu)
+	}
+	tw.Flush()
+	if r.MetricsAddr != "" {
+		fmt.Fprintf(w, "manager pid %d, metrics on http://%s/metrics\n", r.PID, r.MetricsAddr)
+	}
+}

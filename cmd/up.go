@@ -1,0 +1,163 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/manager"
+)
+
+type upOptions struct {
+	config  configFlag
+	detach  bool
+	readyFD int // set by a detaching `up` for the background manager it starts
+}
+
+func newUp() *cobra.Command {
+	var o upOptions
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Start one instance per configured port and supervise them",
+		Long: `up checks that every port is free, starts one process per port (each in its
+own process group), waits until every instance is ready and prints a status
+table. It then stays in the foreground, showing each instance's output
+prefixed by its port, until Ctrl-C or SIGTERM stops everything gracefully.
+SIGHUP reloads, like 'hellomgr reload'. With -d it returns once all are
+ready and leaves the manager running in the background.`,
+		Args: exactArgs(0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := o.config.load()
+			if err != nil {
+				return err
+			}
+			if o.detach {
+				return detach(c.Context(), cfg, c.OutOrStdout())
+			}
+			return runUp(c.Context(), cfg, o.readyFD, c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	o.config.register(c)
+	c.Flags().BoolVarP(&o.detach, "detach", "d", false, "return once all instances are ready; the manager keeps running in the background")
+	c.Flags().IntVar(&o.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
+	c.Flags().MarkHidden("ready-fd")
+	return c
+}
+
+// runUp is the manager's life: prepare, start, serve the control socket and
+// metrics, then wait for a signal or a `down`, and stop everything.
+func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr io.Writer) error {
+	closeInheritedFDs()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var console io.Writer
+	if readyFD == 0 {
+		console = stdout
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the hellomgr binary: %w", err)
+	}
+	m := manager.New(cfg, manager.Options{Self: self, Log: log, Console: console})
+	ready := newReadyReport(readyFD)
+	if err := m.Prepare(); err != nil {
+		ready.send(err)
+		return err
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	go func() { logError(log, "serve", m.Serve(serveCtx)) }()
+
+	startErr := m.StartAll(ctx)
+	if startErr != nil {
+		log.Error("not every instance started; the failed ones are retried with backoff", "err", startErr)
+	}
+	ready.send(startErr)
+	if readyFD == 0 {
+		printTable(stdout, m.Report())
+	}
+	waitForStop(ctx, m, sigs, log)
+	stopServing()
+	return shutdown(m, cfg, sigs, log)
+}
+
+// waitForStop runs until SIGINT, SIGTERM or a `down` request; SIGHUP on
+// the way starts a reload.
+func waitForStop(ctx context.Context, m *manager.Manager, sigs <-chan os.Signal, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.DownRequested():
+			return
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				log.Info("stopping every instance", "signal", sig.String())
+				return
+			}
+			go func() {
+				progress := func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }
+				if err := m.Reload(context.Background(), progress); err != nil {
+					log.Error("reload on SIGHUP failed", "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// shutdown stops every instance gracefully. A second SIGINT or SIGTERM
+// while it waits gives up waiting: the manager exits and the kernel kills
+// the children (they run with a parent-death signal).
+func shutdown(m *manager.Manager, cfg *config.Config, sigs <-chan os.Signal, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Stop.Timeout+5*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				log.Warn("second signal: not waiting for instances to finish", "signal", sig.String())
+				cancel()
+			}
+		case <-ctx.Done():
+		}
+	}()
+	if err := m.Shutdown(ctx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	log.Info("all instances stopped")
+	return nil
+}
+
+func logError(log *slog.Logger, what string, err error) {
+	if err != nil {
+		log.Error(what, "err", err)
+	}
+}
+
+// closeInheritedFDs marks every descriptor the manager inherited (beyond
+// stdin, stdout and stderr) close-on-exec, so none leaks into instances:
+// a leaked pipe or socket would keep whoever started us waiting, or a port
+// open, long after it should be gone.
+func closeInheritedFDs() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+}

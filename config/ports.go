@@ -1,0 +1,163 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// maxPorts bounds the instances of one config: a slip like "8001-80040"
+// should be an error, not 72,000 processes.
+const maxPorts = 1024
+
+// span is one item of `ports`: a port (lo == hi) or an inclusive range.
+type span struct {
+	lo, hi int
+	line   int
+}
+
+func (s span) String() string {
+	if s.lo == s.hi {
+		return strconv.Itoa(s.lo)
+	}
+	return fmt.Sprintf("%d-%d", s.lo, s.hi)
+}
+
+func (s span) size() int { return s.hi - s.lo + 1 }
+
+// ports reads `ports`: a list of ports and "A-B" ranges, or one of them
+// alone. Ports is set, expanded and sorted, only if every item is good.
+func (p *parser) ports(v *yaml.Node) {
+	n := deref(v)
+	items := n.Content
+	switch {
+	case isNull(n):
+		p.add(v.Line, "ports", noPorts)
+		return
+	case n.Kind == yaml.ScalarNode:
+		items = []*yaml.Node{v}
+	case n.Kind != yaml.SequenceNode:
+		p.add(v.Line, "ports", `want a list like [8001, "8002-8004"], got %s`, describe(n))
+		return
+	case len(items) == 0:
+		p.add(v.Line, "ports", "empty list; list at least one port, e.g. ports: [8001]")
+		return
+	}
+	ok := true
+	spans := make([]span, 0, len(items))
+	for _, item := range items {
+		s, msg := parseSpan(deref(item))
+		if msg != "" {
+			p.add(item.Line, "ports", "%s", msg)
+			ok = false
+			continue
+		}
+		s.line = item.Line
+		spans = append(spans, s)
+	}
+	ports, expanded := p.expand(spans)
+	if ok && expanded {
+		p.c.Ports, p.portsOK = ports, true
+	}
+}
+
+var spanRE = regexp.MustCompile(`^\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?$`)
+
+// parseSpan reads one item, returning what is wrong with it if anything.
+func parseSpan(n *yaml.Node) (span, string) {
+	var lo, hi string
+	switch tag := n.ShortTag(); {
+	case n.Kind != yaml.ScalarNode || tag == "!!null" || tag == "!!float" || tag == "!!bool":
+		return span{}, fmt.Sprintf(`want a port like 8001 or a range like "8001-8004", got %s`, describe(n))
+	case tag == "!!int":
+		var i int64 // yaml.v3 also reads 0x1F41 and 8_001
+		if n.Decode(&i) != nil {
+			return span{}, fmt.Sprintf(`want a port like 8001 or a range like "8001-8004", got %s`, describe(n))
+		}
+		lo = strconv.FormatInt(i, 10)
+		hi = lo
+	default:
+		m := spanRE.FindStringSubmatch(n.Value)
+		if m == nil {
+			return span{}, fmt.Sprintf(`%s is not a port or a range like "8001-8004"`, quote(n.Value))
+		}
+		lo, hi = m[1], m[2]
+		if hi == "" {
+			hi = lo
+		}
+	}
+	return checkSpan(lo, hi)
+}
+
+// checkSpan checks the two ends of a span, given as digits.
+func checkSpan(lo, hi string) (span, string) {
+	port := func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n >= 1 && n <= 65535
+	}
+	a, okA := port(lo)
+	b, okB := port(hi)
+	prefix := ""
+	if lo != hi {
+		prefix = fmt.Sprintf("%q: ", lo+"-"+hi)
+	}
+	switch {
+	case !okA:
+		return span{}, fmt.Sprintf("%s%s is out of range 1-65535", prefix, short(lo))
+	case !okB:
+		return span{}, fmt.Sprintf("%s%s is out of range 1-65535", prefix, short(hi))
+	case a > b:
+		return span{}, fmt.Sprintf(`range "%d-%d" is backwards; write "%d-%d"`, a, b, b, a)
+	}
+	return span{lo: a, hi: b}, ""
+}
+
+// expand checks the spans against each other, for ports listed twice and
+// for too many in all, and returns their ports, sorted. Spans are compared
+// as intervals: a port-by-port map would make "1-65535" listed a thousand
+// times cost a billion steps.
+func (p *parser) expand(spans []span) ([]int, bool) {
+	var kept []span
+	total, ok := 0, true
+	for _, s := range spans {
+		if i := slices.IndexFunc(kept, func(k span) bool { return k.lo <= s.hi && s.lo <= k.hi }); i >= 0 {
+			p.add(s.line, "ports", "%s", clash(s, kept[i]))
+			ok = false
+			continue
+		}
+		kept = append(kept, s)
+		total += s.size()
+		if total > maxPorts {
+			if len(kept) == 1 {
+				p.add(s.line, "ports", "%q is %d ports; at most %d are allowed", s.String(), total, maxPorts)
+			} else {
+				p.add(s.line, "ports", "%q brings the total to %d ports; at most %d are allowed", s.String(), total, maxPorts)
+			}
+			return nil, false
+		}
+	}
+	ports := make([]int, 0, total)
+	for _, s := range kept {
+		for port := s.lo; port <= s.hi; port++ {
+			ports = append(ports, port)
+		}
+	}
+	slices.Sort(ports)
+	return ports, ok
+}
+
+// clash says how s repeats a port of prev, an earlier item.
+func clash(s, prev span) string {
+	switch {
+	case s.lo == s.hi && prev.lo == prev.hi:
+		return fmt.Sprintf("%d listed twice (first on line %d)", s.lo, prev.line)
+	case s.lo == s.hi:
+		return fmt.Sprintf("%d listed twice (first on line %d, in %q)", s.lo, prev.line, prev.String())
+	case prev.lo == prev.hi:
+		return fmt.Sprintf("%q includes %d, already listed on line %d", s.String(), prev.lo, prev.line)
+	}
+	return fmt.Sprintf("%q overlaps %q on line %d", s.String(), prev.String(), prev.line)
+}

@@ -1,0 +1,231 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"gopkg.in/yaml.v3"
+)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// env reads `env`, a mapping of names to scalars, into sorted "K=V".
+func (p *parser) env(v *yaml.Node) {
+	type kv struct{ k, v string }
+	var vars []kv
+	p.section("env", v, nil, func(k, val *yaml.Node) {
+		name, key := k.Value, "env."+k.Value
+		switch {
+		case !envName.MatchString(name):
+			p.add(k.Line, "env", "%s is not a variable name (letters, digits and _, not starting with a digit)", quote(name))
+		case name == "PORT":
+			p.add(k.Line, key, "PORT is set by hellomgr to each instance's port; remove it")
+		default:
+			if deref(val).Kind == yaml.ScalarNode && isNull(deref(val)) {
+				p.add(val.Line, key, `want a value, got nothing (write %s: "" for an empty one)`, name)
+			} else if s, ok := p.scalar(key, val, "a string"); ok && strings.ContainsRune(s, 0) {
+				p.add(val.Line, key, "contains a NUL byte, which no environment variable can hold")
+			} else if ok {
+				vars = append(vars, kv{name, s})
+			}
+		}
+	})
+	slices.SortFunc(vars, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	for _, e := range vars {
+		p.c.Env = append(p.c.Env, e.k+"="+e.v)
+	}
+}
+
+// ready reads `ready`, the readiness probe.
+func (p *parser) ready(v *yaml.Node) {
+	var httpLine, tcpLine int
+	r := &p.c.Ready
+	p.section("ready", v, keys["ready"], func(k, val *yaml.Node) {
+		key := "ready." + k.Value
+		switch k.Value {
+		case "http":
+			if path, ok := p.probePath(key, val); ok {
+				r.Path, httpLine = path, k.Line
+			}
+		case "tcp":
+			if on, ok := p.boolean(key, val); ok && on {
+				tcpLine = k.Line
+			}
+		case "timeout":
+			set(&r.Timeout)(p.duration(key, val, false))
+		case "interval":
+			set(&r.Interval)(p.duration(key, val, false))
+		}
+	})
+	switch {
+	case httpLine > 0 && tcpLine > 0:
+		p.add(max(httpLine, tcpLine), "ready", "both http and tcp: true are set; keep one")
+	case tcpLine > 0:
+		r.Kind, r.Path = ProbeTCP, "" // no path is probed
+	}
+}
+
+// probePath reads `ready.http`, an absolute URL path.
+func (p *parser) probePath(key string, v *yaml.Node) (string, bool) {
+	s, ok := p.scalar(key, v, `a path like "/healthz"`)
+	if !ok {
+		return "", false
+	}
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && strings.HasPrefix(u.Path, "/") {
+		p.add(v.Line, key, "want a path, not a URL; write %q", u.RequestURI())
+		return "", false
+	}
+	if !strings.HasPrefix(s, "/") || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		p.add(v.Line, key, "want a path starting with \"/\" and without spaces, like \"/healthz\", got %s", describe(deref(v)))
+		return "", false
+	}
+	return s, true
+}
+
+// set returns a setter that stores a value in dst only if ok, so a bad
+// value leaves the default for the cross-key checks to work with.
+func set[T any](dst *T) func(T, bool) {
+	return func(d T, ok bool) {
+		if ok {
+			*dst = d
+		}
+	}
+}
+
+// signals are the stop signals accepted, in the order error messages list them.
+var signals = []struct {
+	name string
+	sig  syscall.Signal
+}{
+	{"TERM", syscall.SIGTERM}, {"INT", syscall.SIGINT}, {"QUIT", syscall.SIGQUIT},
+	{"HUP", syscall.SIGHUP}, {"USR1", syscall.SIGUSR1}, {"USR2", syscall.SIGUSR2},
+	{"KILL", syscall.SIGKILL},
+}
+
+// stop reads `stop`.
+func (p *parser) stop(v *yaml.Node) {
+	p.section("stop", v, keys["stop"], func(k, val *yaml.Node) {
+		key := "stop." + k.Value
+		switch k.Value {
+		case "signal":
+			if s, ok := p.scalar(key, val, `a signal name like "TERM"`); ok {
+				set(&p.c.Stop.Signal)(p.signal(key, val.Line, s))
+			}
+		case "timeout":
+			set(&p.c.Stop.Timeout)(p.duration(key, val, false))
+		}
+	})
+}
+
+// signal reads a signal name, with or without "SIG", in any case.
+func (p *parser) signal(key string, line int, s string) (syscall.Signal, bool) {
+	name := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "SIG")
+	names := make([]string, len(signals))
+	for i, sig := range signals {
+		if sig.name == name {
+			return sig.sig, true
+		}
+		names[i] = sig.name
+	}
+	p.add(line, key, "unknown signal %s; want one of %s", quote(s), strings.Join(names, ", "))
+	return 0, false
+}
+
+// restart reads `restart`, the backoff after unexpected exits.
+func (p *parser) restart(v *yaml.Node) {
+	r := &p.c.Restart
+	p.section("restart", v, keys["restart"], func(k, val *yaml.Node) {
+		key := "restart." + k.Value
+		switch k.Value {
+		case "backoff":
+			set(&r.Backoff)(p.duration(key, val, false))
+			p.backoffLine = k.Line
+		case "max_backoff":
+			set(&r.MaxBackoff)(p.duration(key, val, false))
+			p.maxBackLine = k.Line
+		case "reset_after":
+			set(&r.ResetAfter)(p.duration(key, val, false))
+		case "max_tries":
+			n, ok := p.integer(key, val)
+			if ok && n < 0 {
+				p.add(val.Line, key, "must be 0 (never give up) or more, got %d", n)
+			} else if ok {
+				r.MaxTries = n
+			}
+		}
+	})
+}
+
+// reload reads `reload`. max_unavailable is checked against the number of
+// ports in finish, when that number is known.
+func (p *parser) reload(v *yaml.Node) {
+	p.section("reload", v, keys["reload"], func(k, val *yaml.Node) {
+		key := "reload." + k.Value
+		switch k.Value {
+		case "max_unavailable":
+			if n, ok := p.integer(key, val); ok {
+				p.c.Reload.MaxUnavailable, p.maxUnavail = n, val
+			}
+		case "handoff":
+			s, ok := p.scalar(key, val, `"socket" or "none"`)
+			switch h := Handoff(s); {
+			case ok && (h == HandoffSocket || h == HandoffNone):
+				p.c.Reload.Handoff, p.handoffSet = h, true
+			case ok:
+				p.add(val.Line, key, `want "socket" or "none", got %s`, quote(s))
+			}
+		}
+	})
+}
+
+// metrics reads `metrics`.
+func (p *parser) metrics(v *yaml.Node) {
+	p.section("metrics", v, keys["metrics"], func(k, val *yaml.Node) {
+		s, ok := p.scalar("metrics.address", val, `"host:port" or "off"`)
+		if !ok {
+			return
+		}
+		if strings.EqualFold(s, "off") {
+			p.c.Metrics.Address = "off"
+			return
+		}
+		port, msg := checkAddress(s)
+		if msg != "" {
+			p.add(val.Line, "metrics.address", "%s", msg)
+			return
+		}
+		p.c.Metrics.Address, p.metricsPort, p.metricsLine = s, port, val.Line
+	})
+}
+
+// checkAddress checks a "host:port" to listen on, and returns the port.
+// The host must be an IP address or localhost: a name would be resolved
+// at every start and might not be this machine at all.
+func checkAddress(s string) (int, string) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return 0, fmt.Sprintf(`want "host:port" like "127.0.0.1:9100", or "off", got %s`, quote(s))
+	}
+	n, err := strconv.Atoi(port)
+	switch {
+	case host == "":
+		return 0, fmt.Sprintf(`%s has no host; write "127.0.0.1:%s" (this machine only) or "0.0.0.0:%s" (every interface)`, quote(s), short(port), short(port))
+	case host != "localhost" && !isIP(host):
+		return 0, fmt.Sprintf("host %s is not an IP address or localhost", quote(host))
+	case err != nil || n < 0 || n > 65535:
+		return 0, fmt.Sprintf("port %s is not a number in 0-65535 (0: any free port)", quote(port))
+	}
+	return n, ""
+}
+
+func isIP(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}

@@ -1,0 +1,164 @@
+// Package hello is the built-in web server that `hellomgr serve` runs: one
+// process per port answering "Hello Itcast!" on /, like the Tornado seed app,
+// with Prometheus metrics on /metrics and a graceful drain that lets nginx
+// replace it without a failed request.
+//
+// Run serves on a socket inherited from the manager (LISTEN_FDS=1, fd 3) when
+// there is one, so that the kernel's accept queue outlives the process, and
+// on a port of its own otherwise. See drain.go for what happens on stop.
+package hello
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMessage     = "Hello Itcast!"
+	DefaultDrainGrace  = 500 * time.Millisecond
+	DefaultStopTimeout = 10 * time.Second
+)
+
+// Limits that keep slow or hostile clients from pinning the server.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	// idleTimeout must be longer than the keepalive_timeout of the nginx
+	// upstream in front (60s by default). The side that closes an idle
+	// keep-alive connection races with the other side writing a request on
+	// it: if nginx closes, it simply never reuses the connection; if we
+	// close, nginx may already have sent a request and sees EOF or RST,
+	// which it retries for GET but turns into a 502 for POST. So nginx must
+	// always be the one to give up first.
+	idleTimeout    = 75 * time.Second
+	maxHeaderBytes = 64 << 10 // larger request headers get a 431 from net/http
+)
+
+// Options configures Run and Handler. The zero value is usable: it serves
+// DefaultMessage without metrics on a listener chosen by Listener(0).
+type Options struct {
+	Port        int           // port to listen on when no socket is inherited and Listener is nil
+	Listener    net.Listener  // if non-nil, serve on it instead of calling Listener(Port); Run closes it
+	Message     string        // body of GET /; DefaultMessage if empty
+	Metrics     bool          // serve /metrics and instrument every request; false means no instrumentation at all
+	DrainGrace  time.Duration // how long idle keep-alive connections may carry a last request; DefaultDrainGrace if zero
+	StopTimeout time.Duration // deadline for Shutdown once the grace is over; DefaultStopTimeout if zero
+	Log         io.Writer     // one line per lifecycle event; nil discards them
+	Version     string        // version label of the hello_info metric; "unknown" if empty
+
+	// Test seams: wrap, if set, wraps the routes (to add test-only ones);
+	// tune, if set, is called with the configured http.Server before it
+	// starts serving (to shorten timeouts).
+	wrap func(http.Handler) http.Handler
+	tune func(*http.Server)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Message == "" {
+		o.Message = DefaultMessage
+	}
+	if o.DrainGrace <= 0 {
+		o.DrainGrace = DefaultDrainGrace
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = DefaultStopTimeout
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Version == "" {
+		o.Version = "unknown"
+	}
+	return o
+}
+
+// Run serves HTTP until ctx is cancelled, then drains (see server.drain) and
+// returns nil.
+//
+// Run listens on opts.Listener if set, else on the listener returned by
+// Listener(opts.Port). Once it is serving it logs "listening" and, if
+// NOTIFY_SOCKET is set, sends READY=1 to the service manager. Run returns an
+// error without serving if it cannot listen; if accepting fails for good
+// before ctx is cancelled, it shuts down and returns that error; if the drain
+// does not finish within opts.StopTimeout, it closes the remaining
+// connections and returns an error saying so.
+func Run(ctx context.Context, opts Options) error {
+	opts = opts.withDefaults()
+	ln := opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = Listener(opts.Port); err != nil {
+			return err
+		}
+	}
+	s := newServer(opts)
+	if opts.tune != nil {
+		opts.tune(s.http)
+	}
+	return s.run(ctx, ln)
+}
+
+// server is one serving instance: the http.Server and the connection
+// tracker that decides when the drain is over.
+type server struct {
+	opts  Options
+	http  *http.Server
+	conns *connTracker
+}
+
+func newServer(opts Options) *server {
+	conns := newConnTracker()
+	h := Handler(opts)
+	if opts.wrap != nil {
+		h = opts.wrap(h)
+	}
+	hs := &http.Server{
+		Handler:           conns.closeWhenDraining(h),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         conns.connState,
+		ErrorLog:          log.New(opts.Log, "hello: ", 0),
+	}
+	return &server{opts: opts, http: hs, conns: conns}
+}
+
+// run serves on ln until ctx is cancelled or Serve fails, and then drains.
+func (s *server) run(ctx context.Context, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- s.http.Serve(ln) }()
+	s.logf("listening on %s", describe(ln))
+	s.notify("READY=1")
+
+	select {
+	case <-ctx.Done():
+		return s.drain(ln, served)
+	case err := <-served:
+		s.logf("accept failed: %v", err)
+		if serr := s.shutdown(); serr != nil {
+			s.logf("%v", serr)
+		}
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+// logf writes one line to opts.Log.
+func (s *server) logf(format string, args ...any) {
+	fmt.Fprintf(s.opts.Log, "hello: "+format+"\n", args...)
+}
+
+// notify sends state to the service manager, logging a failure to do so.
+func (s *server) notify(state string) {
+	if err := notify(state); err != nil {
+		s.logf("%v", err)
+	}
+}

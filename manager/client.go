@@ -1,0 +1,103 @@
+package manager
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+)
+
+// ErrNotRunning means no manager answers on the config's control socket.
+var ErrNotRunning = errors.New("no hellomgr is running for this config")
+
+// Client talks to a running manager over its control socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// Dial returns a client for the manager listening on socket. It does not
+// connect until a request is made.
+func Dial(socket string) *Client {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}}
+	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://hellomgr"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w (no manager on %s). Start one with: hellomgr up", ErrNotRunning, c.socket)
+		}
+		return nil, fmt.Errorf("control socket %s: %w", c.socket, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("control socket %s: %s %s answered %s", c.socket, method, path, resp.Status)
+	}
+	return resp, nil
+}
+
+// Status asks the manager for its report.
+func (c *Client) Status(ctx context.Context) (Report, error) {
+	var r Report
+	resp, err := c.do(ctx, http.MethodGet, "/v1/status")
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, fmt.Errorf("read status: %w", err)
+	}
+	return r, nil
+}
+
+// Reload starts a rollout and calls line for each progress line as it
+// arrives. It returns the rollout's error, if any.
+func (c *Client) Reload(ctx context.Context, line func(string)) error {
+	return c.streamed(ctx, "/v1/reload", line)
+}
+
+// Down asks the manager to stop every instance and exit.
+func (c *Client) Down(ctx context.Context, line func(string)) error {
+	return c.streamed(ctx, "/v1/down", line)
+}
+
+func (c *Client) streamed(ctx context.Context, path string, line func(string)) error {
+	resp, err := c.do(ctx, http.MethodPost, path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var e Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return fmt.Errorf("control socket: bad reply line %q", sc.Text())
+		}
+		switch {
+		case e.Error != "":
+			return errors.New(e.Error)
+		case e.Done:
+			return nil
+		case line != nil:
+			line(e.Line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	return errors.New("control socket: the manager hung up before the end of its reply")
+}

@@ -1,0 +1,151 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// The control channel is HTTP over a Unix socket beside the config, mode
+// 0600, and only the manager's own user (or root) may talk to it. There is
+// no TCP control port.
+
+// Event is one line of a streamed reply (reload, down): a progress line,
+// then a last event with Done or Error set.
+type Event struct {
+	Line  string `json:"line,omitempty"`
+	Error string `json:"error,omitempty"`
+	Done  bool   `json:"done,omitempty"`
+}
+
+// listenControl listens on the config's control socket. A socket file left
+// by a dead manager is replaced: the pid lock taken first proves that no
+// live manager uses it.
+func listenControl(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("control socket folder: %w", err)
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket permissions: %w", err)
+	}
+	return ln, nil
+}
+
+// serveControl serves the control socket until ctx ends, then removes it.
+func (m *Manager) serveControl(ctx context.Context, ln net.Listener) error {
+	path := m.Config().Socket
+	srv := &http.Server{
+		Handler:           m.controlRoutes(),
+		ReadHeaderTimeout: 5 * time.Second, // a client that hangs mid-request cannot hold a goroutine forever
+		ReadTimeout:       10 * time.Second,
+	}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+		os.Remove(path)
+	}()
+	err := srv.Serve(&peerListener{Listener: ln, log: m.log.Warn})
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (m *Manager) controlRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(m.Report())
+	})
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		stream(w, func(progress Progress) error { return m.Reload(r.Context(), progress) })
+	})
+	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
+		stream(w, func(progress Progress) error {
+			progress("stopping %d instances", len(m.Instances()))
+			m.RequestDown()
+			return nil
+		})
+	})
+	return mux
+}
+
+// stream runs fn and sends each progress line as it happens, as JSON lines,
+// ending with a Done or Error event.
+func stream(w http.ResponseWriter, fn func(Progress) error) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	send := func(e Event) {
+		enc.Encode(e) // a client gone mid-reply only loses its own lines
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	err := fn(func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) })
+	if err != nil {
+		send(Event{Error: err.Error()})
+		return
+	}
+	send(Event{Done: true})
+}
+
+// peerListener refuses connections from other users, checked with
+// SO_PEERCRED: the socket's 0600 mode is the first guard, this the second.
+type peerListener struct {
+	net.Listener
+	log func(msg string, args ...any)
+}
+
+func (l *peerListener) Accept() (net.Conn, error) {
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		uid, err := peerUID(conn)
+		if err == nil && (uid == uint32(os.Getuid()) || uid == 0) {
+			return conn, nil
+		}
+		l.log("control socket: refused a connection", "uid", uid, "err", err)
+		conn.Close()
+	}
+}
+
+func peerUID(conn net.Conn) (uint32, error) {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return 0, errors.New("not a unix connection")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	err = raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if credErr != nil {
+		return 0, credErr
+	}
+	return cred.Uid, nil
+}

@@ -1,0 +1,327 @@
+// Package manager owns the set of instances one config describes: it starts
+// them, answers the control socket, rolls out a new config port by port, and
+// stops everything on the way out.
+package manager
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/instance"
+)
+
+// Options are the parts of a manager that do not come from the config.
+type Options struct {
+	// Self is the hellomgr binary, run as `Self serve --port N` for the
+	// built-in server. The path is executed at every start, so a binary
+	// rebuilt at the same path is what a reload runs.
+	Self string
+	// Log receives the manager's own lines (nil: discard).
+	Log *slog.Logger
+	// Console, when set, receives every instance's output prefixed with
+	// its port (the foreground `up`); the log files get it either way.
+	Console io.Writer
+}
+
+// Manager runs the instances of one config.
+type Manager struct {
+	opts    Options
+	log     *slog.Logger
+	console *console
+	lock    *pidLock
+
+	// Set by Prepare, served by Serve.
+	controlLn, metricsLn net.Listener
+
+	mu    sync.Mutex
+	cfg   *config.Config
+	slots map[int]*slot
+
+	rollout  sync.Mutex // held for the whole of a reload
+	rollouts rolloutStats
+	down     chan struct{} // closed when a client asks the manager to stop
+	downOnce sync.Once
+}
+
+// slot is one port: its current instance, and what outlives instances.
+type slot struct {
+	port     int
+	inst     *instance.Instance
+	listener *os.File // the port's socket under handoff "socket", else nil
+	logFile  *os.File
+	output   io.Writer
+	reloads  uint64
+}
+
+// New returns a manager for cfg. Nothing starts until Up.
+func New(cfg *config.Config, opts Options) *Manager {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{opts: opts, log: opts.Log, cfg: cfg, slots: map[int]*slot{}, down: make(chan struct{})}
+	if opts.Console != nil {
+		m.console = &console{out: opts.Console}
+	}
+	return m
+}
+
+// Config returns the config the manager currently runs.
+func (m *Manager) Config() *config.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
+}
+
+// Prepare takes the config's lock, checks that the log folder is writable
+// and binds (or, without socket handoff, checks) every port. It starts
+// nothing: any error here leaves the machine as it was. A second manager
+// for the same config gets ErrAlreadyRunning with the first one's pid.
+func (m *Manager) Prepare() error {
+	lock, err := lockPID(m.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	if err := m.prepare(); err != nil {
+		lock.release()
+		return err
+	}
+	m.lock = lock
+	return nil
+}
+
+// StartAll starts every instance at once and waits until all are ready.
+// An instance that fails its first start is reported in the returned error
+// but keeps being retried with backoff, and the others keep running: one
+// bad port never takes the rest down.
+func (m *Manager) StartAll(ctx context.Context) error {
+	return m.startAll(ctx, m.Config().Ports, instance.KeepTrying)
+}
+
+// prepare checks the log folder, binds (or checks) every port, and listens
+// on the control socket and the metrics address.
+func (m *Manager) prepare() (err error) {
+	if err := checkLogDir(m.cfg.Logs.Dir); err != nil {
+		return err
+	}
+	files, err := bindAll(m.cfg.Ports, m.cfg.Reload.Handoff == config.HandoffSocket)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			closeAll(files)
+			m.closeListeners()
+		}
+	}()
+	if m.controlLn, err = listenControl(m.cfg.Socket); err != nil {
+		return err
+	}
+	if m.metricsLn, err = listenMetrics(m.cfg.Metrics.Address); err != nil {
+		return err
+	}
+	for _, port := range m.cfg.Ports {
+		s, err := m.newSlot(port, files[port])
+		if err != nil {
+			return err
+		}
+		m.slots[port] = s
+	}
+	return nil
+}
+
+func (m *Manager) closeListeners() {
+	for _, ln := range []net.Listener{m.controlLn, m.metricsLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// Serve answers the control socket and the metrics endpoint until ctx
+// ends. Call it after Prepare, typically on its own goroutine.
+func (m *Manager) Serve(ctx context.Context) error {
+	errs := make(chan error, 2)
+	go func() { errs <- m.serveControl(ctx, m.controlLn) }()
+	go func() {
+		if m.metricsLn == nil {
+			errs <- nil
+			return
+		}
+		errs <- m.serveMetrics(ctx, m.metricsLn)
+	}()
+	return errors.Join(<-errs, <-errs)
+}
+
+func (m *Manager) newSlot(port int, listener *os.File) (*slot, error) {
+	f, err := openLog(m.cfg.Logs.Dir, port)
+	if err != nil {
+		return nil, err
+	}
+	s := &slot{port: port, listener: listener, logFile: f, output: f}
+	if m.console != nil {
+		s.output = io.MultiWriter(f, m.console.writer(port))
+	}
+	return s, nil
+}
+
+// startAll starts the given ports' instances at once and waits for all.
+func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.StartMode) error {
+	errs := make([]error, len(ports))
+	var wg sync.WaitGroup
+	for i, port := range ports {
+		m.mu.Lock()
+		s := m.slots[port]
+		s.inst = instance.New(m.spec(m.cfg, s), m.log)
+		inst := s.inst
+		m.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = inst.Start(ctx, mode)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// spec builds the instance spec for a slot under cfg.
+func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
+	env := childEnv(cfg, s.port)
+	var listener *os.File
+	if cfg.Reload.Handoff == config.HandoffSocket && s.listener != nil {
+		listener = s.listener
+		env = append(env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
+	}
+	probe := instance.Probe{Timeout: cfg.Ready.Timeout, Interval: cfg.Ready.Interval}
+	if cfg.Ready.Kind == config.ProbeHTTP {
+		probe.HTTPPath = cfg.Ready.Path
+	}
+	return instance.Spec{
+		Port:        s.port,
+		Argv:        cfg.Argv(s.port, m.opts.Self),
+		Dir:         cfg.WorkDir,
+		Env:         env,
+		Listener:    listener,
+		Probe:       probe,
+		StopSignal:  cfg.Stop.Signal,
+		StopTimeout: cfg.Stop.Timeout,
+		Restart: instance.RestartPolicy{
+			Initial: cfg.Restart.Backoff, Max: cfg.Restart.MaxBackoff,
+			ResetAfter: cfg.Restart.ResetAfter, MaxTries: cfg.Restart.MaxTries,
+		},
+		Output: s.output,
+	}
+}
+
+// childEnv is the manager's environment, minus what belongs to the
+// manager's own supervisor (systemd's notify socket and passed sockets),
+// plus the config's env and PORT.
+func childEnv(cfg *config.Config, port int) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "PORT":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, cfg.Env...)
+	return append(env, "PORT="+strconv.Itoa(port))
+}
+
+// Shutdown stops every instance gracefully (each bounded by the stop
+// timeout, then SIGKILL), closes the ports and releases the lock. It is
+// safe to call more than once.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	slots := m.slots
+	m.slots = map[int]*slot{}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.inst != nil {
+				s.inst.Stop(ctx)
+			}
+			s.close()
+		}()
+	}
+	wg.Wait()
+	if m.lock != nil {
+		m.lock.release()
+		m.lock = nil
+	}
+	return ctx.Err()
+}
+
+func (s *slot) close() {
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	s.logFile.Close()
+}
+
+// RequestDown asks the manager's owner to shut down (the control
+// socket's `down`). DownRequested is closed once it has been asked.
+func (m *Manager) RequestDown()                   { m.downOnce.Do(func() { close(m.down) }) }
+func (m *Manager) DownRequested() <-chan struct{} { return m.down }
+
+// InstanceStatus is one row of `hellomgr status`.
+type InstanceStatus struct {
+	Port      int               `json:"port"`
+	PID       int               `json:"pid"`
+	State     string            `json:"state"`
+	Uptime    float64           `json:"uptime_seconds"`
+	Restarts  uint64            `json:"restarts"`
+	ByReason  map[string]uint64 `json:"restarts_by_reason,omitempty"`
+	RSS       int64             `json:"rss_bytes"`
+	CPU       float64           `json:"cpu_seconds"`
+	LastError string            `json:"last_error,omitempty"`
+	Reloads   uint64            `json:"reloads"`
+	StartTime time.Time         `json:"start_time,omitzero"`
+	LastExit  int               `json:"last_exit_code"`
+}
+
+// Instances returns a status snapshot of every slot, sorted by port.
+func (m *Manager) Instances() []instance.Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]instance.Status, 0, len(m.slots))
+	for _, s := range m.slots {
+		if s.inst != nil {
+			out = append(out, s.inst.Status())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Port < out[j].Port })
+	return out
+}
+
+func (m *Manager) slot(port int) (*slot, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.slots[port]
+	return s, ok
+}
+
+var errNoSuchPort = errors.New("port is not configured")
+
+func portList(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,89 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hellomgr/hellomgr/metrics"
+)
+
+// rolloutStats counts rollouts for the metrics.
+type rolloutStats struct {
+	mu sync.Mutex
+	r  metrics.Rollouts
+}
+
+func (s *rolloutStats) started() {
+	s.mu.Lock()
+	s.r.Started++
+	s.mu.Unlock()
+}
+
+func (s *rolloutStats) finished(d time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.r.Failed++
+	} else {
+		s.r.Succeeded++
+	}
+	s.r.LastDuration = d
+	s.r.Durations.Observe(d)
+}
+
+// Snapshot implements metrics.Source.
+func (m *Manager) Snapshot() metrics.Snapshot {
+	m.rollouts.mu.Lock()
+	snap := metrics.Snapshot{Rollouts: m.rollouts.r}
+	m.rollouts.mu.Unlock()
+	command := "builtin"
+	if cfg := m.Config(); !cfg.BuiltIn() {
+		command = filepath.Base(cfg.Command[0])
+	}
+	for _, st := range m.Instances() {
+		snap.Instances = append(snap.Instances, metrics.Instance{
+			Port: st.Port, PID: st.PID, State: st.State.String(), StartTime: st.StartTime,
+			Restarts: st.Restarts, LastExitCode: st.LastExitCode, Command: command,
+		})
+	}
+	return snap
+}
+
+// listenMetrics listens on the metrics address, or returns nil for "off".
+func listenMetrics(addr string) (net.Listener, error) {
+	if addr == "off" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// serveMetrics serves the manager's metrics on ln until ctx ends.
+func (m *Manager) serveMetrics(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: metrics.Handler(m), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// MetricsAddr is the address the metrics endpoint listens on, or "".
+func (m *Manager) MetricsAddr() string {
+	if m.metricsLn == nil {
+		return ""
+	}
+	return m.metricsLn.Addr().String()
+}

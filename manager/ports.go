@@ -1,0 +1,80 @@
+package manager
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/hellomgr/hellomgr/proc"
+)
+
+// bindPort listens on port on every interface, as the apps themselves do
+// (Tornado's app.listen binds all of them). With keep false the socket is
+// closed again at once: a check that the port is free.
+func bindPort(port int, keep bool) (*os.File, error) {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return nil, portTaken(port, err)
+	}
+	defer ln.Close()
+	if !keep {
+		return nil, nil
+	}
+	// File duplicates the socket: closing ln leaves f, which children
+	// inherit as fd 3, listening.
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, fmt.Errorf("port %d: %w", port, err)
+	}
+	return f, nil
+}
+
+// portTaken turns a failed listen into a one-line error that names the
+// port and, where /proc shows it, the program holding it.
+func portTaken(port int, err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("port %d: %w", port, err)
+	}
+	holders, _ := proc.Holders(port)
+	if len(holders) == 0 {
+		return fmt.Errorf("port %d is already in use by another program", port)
+	}
+	var who []string
+	for _, h := range holders {
+		who = append(who, fmt.Sprintf("%s (pid %d)", h.Command, h.PID))
+	}
+	return fmt.Errorf("port %d is already in use by %s", port, strings.Join(who, ", "))
+}
+
+// bindAll binds every port (keeping the sockets when keep is set) and
+// returns them by port. On any failure it closes what it bound and returns
+// every taken port's error, so nothing is left half-started.
+func bindAll(ports []int, keep bool) (map[int]*os.File, error) {
+	files := make(map[int]*os.File, len(ports))
+	var errs []error
+	for _, port := range ports {
+		f, err := bindPort(port, keep)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		files[port] = f
+	}
+	if len(errs) > 0 {
+		closeAll(files)
+		return nil, errors.Join(errs...)
+	}
+	return files, nil
+}
+
+func closeAll(files map[int]*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/proc"
+)
+
+// ErrReloadInProgress refuses a second reload while one runs: two
+// rollouts interleaved would replace the same port twice.
+var ErrReloadInProgress = errors.New("a reload is in progress; try again when it has finished")
+
+// Progress receives one line per rollout step, as it happens.
+type Progress func(format string, args ...any)
+
+// plan is what a reload will do, worked out before anything is touched.
+type plan struct {
+	added, removed, replaced []int
+}
+
+func makePlan(old, new *config.Config) plan {
+	var p plan
+	for _, port := range new.Ports {
+		if slices.Contains(old.Ports, port) {
+			p.replaced = append(p.replaced, port)
+		} else {
+			p.added = append(p.added, port)
+		}
+	}
+	for _, port := range old.Ports {
+		if !slices.Contains(new.Ports, port) {
+			p.removed = append(p.removed, port)
+		}
+	}
+	return p
+}
+
+// Reload re-reads the config file and rolls it out: it validates the whole
+// file first (an invalid file changes nothing), checks that added ports are
+// free, starts the added ports, replaces the others max_unavailable at a
+// time, each new instance ready before the next old one goes, then stops
+// the removed ports. A replacement that does not become ready halts the
+// rollout: that port goes back to the previous config, the ports not yet
+// reached keep their processes, and the error names the port and shows its
+// last output. Only one reload runs at a time.
+func (m *Manager) Reload(ctx context.Context, progress Progress) error {
+	if !m.rollout.TryLock() {
+		return ErrReloadInProgress
+	}
+	defer m.rollout.Unlock()
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	start := time.Now()
+	m.rollouts.started()
+	err := m.reload(ctx, progress)
+	m.rollouts.finished(time.Since(start), err)
+	if err == nil {
+		progress("reload done in %s", time.Since(start).Round(time.Millisecond))
+	}
+	return err
+}
+
+// rollout is one reload in progress.
+type rollout struct {
+	old, cfg *config.Config
+	progress Progress
+	draining sync.WaitGroup // replaced instances still finishing their requests
+}
+
+func (m *Manager) reload(ctx context.Context, progress Progress) error {
+	old := m.Config()
+	cfg, err := config.Load(old.File)
+	if err != nil {
+		return fmt.Errorf("config not reloaded, nothing changed:\n%w", err)
+	}
+	r := &rollout{old: old, cfg: cfg, progress: progress}
+	// Replaced instances drain in the background while the rollout goes
+	// on; the reload is done only once they have all exited.
+	defer r.draining.Wait()
+	p := makePlan(old, cfg)
+	progress("config %s: %d to replace, %d to add, %d to remove", cfg.File, len(p.replaced), len(p.added), len(p.removed))
+	if err := m.addPorts(ctx, cfg, p.added, progress); err != nil {
+		return err
+	}
+	for batch := range slices.Chunk(p.replaced, cfg.Reload.MaxUnavailable) {
+		if err := m.replaceBatch(ctx, r, batch); err != nil {
+			return err
+		}
+	}
+	m.removePorts(ctx, p.removed, progress)
+	m.mu.Lock()
+	m.cfg = cfg
+	m.mu.Unlock()
+	return nil
+}
+
+// addPorts binds every added port first (a taken one stops the reload
+// before any change), then starts them.
+func (m *Manager) addPorts(ctx context.Context, cfg *config.Config, ports []int, progress Progress) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	files, err := bindAll(ports, cfg.Reload.Handoff == config.HandoffSocket)
+	if err != nil {
+		return fmt.Errorf("reload stopped before any change: %w", err)
+	}
+	for _, port := range ports {
+		s, err := m.newSlot(port, files[port])
+		if err != nil {
+			closeAll(files)
+			return err
+		}
+		s.inst = instance.New(m.spec(cfg, s), m.log)
+		if err := s.inst.Start(ctx, instance.GiveUp); err != nil {
+			s.close()
+			return fmt.Errorf("reload halted: added port %d did not start: %w", port, err)
+		}
+		m.mu.Lock()
+		m.slots[port] = s
+		m.mu.Unlock()
+		progress("%d: added, pid %d ready", port, s.inst.Status().PID)
+	}
+	return nil
+}
+
+// replaceBatch replaces a batch of ports at once and waits for all of them.
+func (m *Manager) replaceBatch(ctx context.Context, r *rollout, ports []int) error {
+	errs := make([]error, len(ports))
+	var wg sync.WaitGroup
+	for i, port := range ports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.replace(ctx, r, port)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// replace swaps one port's instance for one under cfg. The old instance is
+// asked to stop; once it has let go of the port (closed its copy of the
+// shared socket, or exited), the new one starts and must become ready. The
+// old one may still be finishing its last requests meanwhile.
+func (m *Manager) replace(ctx context.Context, r *rollout, port int) error {
+	old, cfg, progress := r.old, r.cfg, r.progress
+	s, _ := m.slot(port)
+	prev := s.inst
+	prevPID := prev.Status().PID
+	progress("%d: stopping pid %d", port, prevPID)
+	stopped := prev.StopAsync()
+	if err := m.awaitRelease(s, prevPID, stopped, cfg.Stop.Timeout+time.Second); err != nil {
+		return err
+	}
+	if err := m.matchHandoff(s, cfg); err != nil {
+		return m.restore(ctx, old, s, port, err, progress)
+	}
+	next := instance.New(m.spec(cfg, s), m.log)
+	begun := time.Now()
+	if err := next.Start(ctx, instance.GiveUp); err != nil {
+		return m.restore(ctx, old, s, port, err, progress)
+	}
+	m.mu.Lock()
+	s.inst = next
+	s.reloads++
+	m.mu.Unlock()
+	progress("%d: pid %d ready in %s (replaced pid %d)", port, next.Status().PID, time.Since(begun).Round(time.Millisecond), prevPID)
+	r.draining.Go(func() { <-stopped }) // bounded: StopTimeout, then SIGKILL
+	return nil
+}
+
+// awaitRelease waits until the old process no longer holds the shared
+// socket, so that from then on only the new process can accept and its
+// readiness probe cannot be answered by the old one. Without a shared
+// socket it waits for the old process to exit.
+func (m *Manager) awaitRelease(s *slot, pid int, stopped <-chan struct{}, limit time.Duration) error {
+	var inode uint64
+	if s.listener != nil && pid > 0 {
+		inode, _ = proc.SocketInode(s.listener)
+	}
+	deadline := time.After(limit)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if inode != 0 {
+			if held, err := proc.HoldsInode(pid, inode); err == nil && !held {
+				return nil
+			}
+		}
+		select {
+		case <-stopped:
+			return nil
+		case <-deadline:
+			return fmt.Errorf("port %d: pid %d did not stop within %s", s.port, pid, limit)
+		case <-tick.C:
+		}
+	}
+}
+
+// matchHandoff opens or closes the slot's shared socket when a reload
+// changes reload.handoff.
+func (m *Manager) matchHandoff(s *slot, cfg *config.Config) error {
+	want := cfg.Reload.Handoff == config.HandoffSocket
+	switch {
+	case want && s.listener == nil:
+		f, err := bindPort(s.port, true)
+		if err != nil {
+			return err
+		}
+		s.listener = f
+	case !want && s.listener != nil:
+		s.listener.Close()
+		s.listener = nil
+	}
+	return nil
+}
+
+// restore puts the previous config back on a port whose replacement failed
+// and returns the error that halts the rollout.
+func (m *Manager) restore(ctx context.Context, old *config.Config, s *slot, port int, cause error, progress Progress) error {
+	progress("%d: new instance failed, restoring the previous config", port)
+	if err := m.matchHandoff(s, old); err != nil {
+		m.log.Error("restore handoff", "port", port, "err", err)
+	}
+	back := instance.New(m.spec(old, s), m.log)
+	m.mu.Lock()
+	s.inst = back
+	m.mu.Unlock()
+	if err := back.Start(ctx, instance.KeepTrying); err != nil {
+		progress("%d: previous config did not come back either: %v", port, err)
+	} else {
+		progress("%d: previous config restored, pid %d ready", port, back.Status().PID)
+	}
+	return fmt.Errorf("reload halted at port %d: %w", port, cause)
+}
+
+// removePorts drains and stops the ports the new config dropped.
+func (m *Manager) removePorts(ctx context.Context, ports []int, progress Progress) {
+	for _, port := range ports {
+		s, _ := m.slot(port)
+		pid := s.inst.Status().PID
+		s.inst.Stop(ctx)
+		s.close()
+		m.mu.Lock()
+		delete(m.slots, port)
+		m.mu.Unlock()
+		progress("%d: removed, pid %d stopped", port, pid)
+	}
+}

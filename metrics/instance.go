@@ -1,0 +1,149 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hellomgr/hellomgr/proc"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// One instance's series, served at /probe?port=N. They carry no port label:
+// the target's instance label already names the port.
+var (
+	// Not "up": Prometheus makes its own up series for every scrape, which
+	// for a probe says that the manager answered, not that the instance did.
+	upDesc = prometheus.NewDesc("hellomgr_instance_up",
+		"1 when the instance is ready and its process runs, else 0.", nil, nil)
+	stateDesc = prometheus.NewDesc("hellomgr_instance_state",
+		"1 for the instance's current state, 0 for the others.", []string{"state"}, nil)
+	restartsDesc = prometheus.NewDesc("hellomgr_instance_restarts_total",
+		"Restarts of the instance, by reason.", []string{"reason"}, nil)
+	exitCodeDesc = prometheus.NewDesc("hellomgr_instance_last_exit_code",
+		"Exit code of the instance's last process; -1 when a signal killed it or none has exited.", nil, nil)
+	infoDesc = prometheus.NewDesc("hellomgr_instance_info",
+		"Always 1; labels describe the instance.", []string{"command"}, nil)
+	startDesc = prometheus.NewDesc("hellomgr_instance_start_time_seconds",
+		"When hellomgr started the current process, in seconds since the epoch.", nil, nil)
+)
+
+// The instance's process, read from /proc. These keep the names of
+// client_golang's process collector, not hellomgr_instance_process_*: a
+// probe is its own target, so its series never meet the app's own process_*
+// series (those are scraped by another job, under the same instance label
+// but another job label), and queries and dashboards written for process_*
+// then work for every instance, including commands that export no metrics of
+// their own.
+var (
+	cpuDesc = prometheus.NewDesc("process_cpu_seconds_total",
+		"Total user and system CPU time spent in seconds.", nil, nil)
+	rssDesc = prometheus.NewDesc("process_resident_memory_bytes",
+		"Resident memory size in bytes.", nil, nil)
+	fdsDesc = prometheus.NewDesc("process_open_fds",
+		"Number of open file descriptors.", nil, nil)
+	threadsDesc = prometheus.NewDesc("process_threads",
+		"Number of OS threads in the process.", nil, nil)
+	procStartDesc = prometheus.NewDesc("process_start_time_seconds",
+		"Start time of the process since unix epoch in seconds.", nil, nil)
+)
+
+// readFunc reads a process's stats; proc.Read, or a fake in tests.
+type readFunc func(pid int) (proc.Stats, error)
+
+// instanceCollector reports one instance of a snapshot, and its process.
+type instanceCollector struct {
+	inst Instance
+	read readFunc
+}
+
+func (instanceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{upDesc, stateDesc, restartsDesc, exitCodeDesc,
+		infoDesc, startDesc, cpuDesc, rssDesc, fdsDesc, threadsDesc, procStartDesc} {
+		ch <- d
+	}
+}
+
+func (c instanceCollector) Collect(ch chan<- prometheus.Metric) {
+	inst := c.inst
+	running := c.collectProcess(ch)
+	state := labelValue(inst.State)
+	gauge(ch, upDesc, boolValue(running && state == "ready"))
+	for _, s := range States {
+		gauge(ch, stateDesc, boolValue(s == state), s)
+	}
+	if !slices.Contains(States[:], state) {
+		gauge(ch, stateDesc, 1, state)
+	}
+	// Two reasons that become the same label value ("" and "unknown") are
+	// added up: the registry refuses a series twice.
+	restarts := make(map[string]uint64, len(inst.Restarts))
+	for reason, n := range inst.Restarts {
+		restarts[labelValue(reason)] += n
+	}
+	for reason, n := range restarts {
+		ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(n), reason)
+	}
+	gauge(ch, exitCodeDesc, float64(inst.LastExitCode))
+	gauge(ch, infoDesc, 1, labelValue(inst.Command))
+	if !inst.StartTime.IsZero() {
+		gauge(ch, startDesc, seconds(inst.StartTime))
+	}
+}
+
+// collectProcess reports the instance's process and whether it runs. It
+// does not when there is no PID, or when the process has gone since the
+// snapshot was taken: then there are no process series. A process that runs
+// but cannot be read fails its series alone, and the handler serves the
+// others.
+func (c instanceCollector) collectProcess(ch chan<- prometheus.Metric) (running bool) {
+	if c.inst.PID == 0 {
+		return false
+	}
+	st, err := c.read(c.inst.PID)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(cpuDesc, fmt.Errorf("instance %d: %w", c.inst.Port, err))
+		return true
+	}
+	ch <- prometheus.MustNewConstMetric(cpuDesc, prometheus.CounterValue, st.CPUSeconds)
+	gauge(ch, rssDesc, float64(st.RSSBytes))
+	gauge(ch, fdsDesc, float64(st.OpenFDs))
+	gauge(ch, threadsDesc, float64(st.Threads))
+	gauge(ch, procStartDesc, seconds(st.StartTime))
+	return true
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// seconds is t as Prometheus writes times: seconds since the epoch.
+func seconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
+
+// labelValue makes s a label value that the registry accepts and that does
+// not vanish: Prometheus drops a label whose value is "".
+func labelValue(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	if !utf8.ValidString(s) {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
+}

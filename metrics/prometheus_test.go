@@ -1,0 +1,199 @@
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scrapeConfig returns the scrape config of FileSD's doc comment, read
+// from the source so that the comment cannot drift from what is tested,
+// with its file_sd files in dir.
+func scrapeConfig(t *testing.T, dir string) string {
+	t.Helper()
+	src, err := os.ReadFile("filesd.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yaml []string
+	for line := range strings.Lines(string(src)) {
+		if y, ok := strings.CutPrefix(line, "//\t"); ok {
+			yaml = append(yaml, y)
+		}
+	}
+	if len(yaml) == 0 || !strings.HasPrefix(yaml[0], "scrape_configs:") {
+		t.Fatalf("no scrape config in filesd.go's comments: got %q", yaml)
+	}
+	return strings.ReplaceAll(strings.Join(yaml, ""), "/srv/app/.hellomgr/sd", dir)
+}
+
+// writeSD writes the file_sd files for a manager at managerAddr and
+// instances on ports, and a prometheus.yml that reads them.
+func writeSD(t *testing.T, managerAddr string, ports []int) (config string) {
+	t.Helper()
+	dir := t.TempDir()
+	instances, err := FileSD(managerAddr, ports, map[string]string{"env": "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manager, err := ManagerFileSD(managerAddr, map[string]string{"env": "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config = filepath.Join(dir, "prometheus.yml")
+	yaml := "global:\n  scrape_interval: 1s\n" + scrapeConfig(t, dir)
+	for name, data := range map[string][]byte{"instances.json": instances, "manager.json": manager, "prometheus.yml": []byte(yaml)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return config
+}
+
+func TestScrapeConfig(t *testing.T) {
+	config := writeSD(t, "127.0.0.1:9100", []int{8001, 8002})
+	out, err := exec.Command(lookPromtool(t), "check", "config", config).CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool check config: %v\n%s", err, out)
+	}
+}
+
+// TestPrometheus runs a real Prometheus on the scrape config, a manager and
+// two apps, and checks that it scrapes each app both directly and through
+// /probe, under the same instance label.
+func TestPrometheus(t *testing.T) {
+	prometheus := lookPrometheus(t)
+	var ports []int
+	var instances []Instance
+	for range 2 {
+		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintln(w, "app_requests_total 7")
+		}))
+		t.Cleanup(app.Close)
+		port := app.Listener.Addr().(*net.TCPAddr).Port
+		ports = append(ports, port)
+		instances = append(instances, Instance{Port: port, PID: os.Getpid(), State: "ready", Command: "builtin"})
+	}
+	manager := httptest.NewServer(Handler(fakeSource{Snapshot{Instances: instances}}))
+	t.Cleanup(manager.Close)
+	managerAddr := manager.Listener.Addr().String()
+
+	api := startPrometheus(t, prometheus, writeSD(t, managerAddr, ports))
+	want := []string{"hellomgr " + managerAddr + " http://" + managerAddr + "/metrics"}
+	for _, p := range ports {
+		addr := "127.0.0.1:" + strconv.Itoa(p)
+		want = append(want,
+			"hellomgr_app "+addr+" http://"+addr+"/metrics",
+			"hellomgr_probe "+addr+" http://"+managerAddr+"/probe?port="+strconv.Itoa(p))
+	}
+	slices.Sort(want)
+	got := waitTargets(t, api, len(want))
+	if !slices.Equal(got, want) {
+		t.Errorf("targets (job instance url):\ngot  %q\nwant %q", got, want)
+	}
+}
+
+// startPrometheus starts Prometheus on config and returns the address of
+// its API. It stops it when the test ends.
+func startPrometheus(t *testing.T, prometheus, config string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var log bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), prometheus, "--config.file="+config,
+		"--storage.tsdb.path="+t.TempDir(), "--web.listen-address="+addr, "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", log.String())
+		}
+	})
+	return addr
+}
+
+// waitTargets waits until Prometheus has scraped n targets successfully,
+// and returns them as "job instance scrape-url", sorted.
+func waitTargets(t *testing.T, api string, n int) []string {
+	t.Helper()
+	var last []string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		var resp struct {
+			Data struct {
+				ActiveTargets []struct {
+					Labels    map[string]string
+					ScrapeURL string
+					Health    string
+					LastError string
+				}
+			}
+		}
+		if err := getJSON("http://"+api+"/api/v1/targets", &resp); err != nil {
+			continue // not listening yet
+		}
+		last = last[:0]
+		up := 0
+		for _, tg := range resp.Data.ActiveTargets {
+			u, _ := url.PathUnescape(tg.ScrapeURL)
+			last = append(last, tg.Labels["job"]+" "+tg.Labels["instance"]+" "+u)
+			if tg.Health == "up" {
+				up++
+			} else if tg.LastError != "" {
+				t.Logf("%s: %s", u, tg.LastError)
+			}
+		}
+		if up == n && len(last) == n {
+			slices.Sort(last)
+			return last
+		}
+	}
+	t.Fatalf("after 30s, Prometheus has not scraped %d targets; it has %q", n, last)
+	return nil
+}
+
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func lookPrometheus(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"prometheus", "/usr/bin/prometheus"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	t.Fatal("prometheus not found: run apt-get install -y prometheus")
+	return ""
+}

@@ -1,0 +1,99 @@
+package metrics
+
+import (
+	"slices"
+	"time"
+)
+
+// States lists the states of an instance, as Instance.State spells them.
+// hellomgr_instances and hellomgr_instance_state report each of them, at 0
+// when no instance is in it, so that a series does not vanish when its state
+// empties; a state not in this list is reported too, but only while it is
+// current.
+var States = [...]string{"starting", "ready", "stopping", "backoff", "failed", "stopped"}
+
+// Source gives the manager's state at scrape time. Snapshot is called once
+// per scrape, from the HTTP server's goroutines, so it must be safe for
+// concurrent use. It returns a copy that the caller may keep and read while
+// the manager goes on: Restarts maps included, which are read during the
+// scrape.
+type Source interface {
+	Snapshot() Snapshot
+}
+
+// Snapshot is the manager's state at one moment.
+type Snapshot struct {
+	Instances []Instance
+	Rollouts  Rollouts
+}
+
+// Instance is what the manager knows of one port at scrape time.
+type Instance struct {
+	Port      int
+	PID       int       // 0 when no process runs
+	State     string    // one of States
+	StartTime time.Time // when hellomgr started the current process; zero when none
+	// Restarts counts the instance's restarts by reason: "exited",
+	// "crashed", "killed" (by a signal), "reload"... Keys are free text but
+	// become label values, so keep them few.
+	Restarts     map[string]uint64
+	LastExitCode int    // -1 when killed by a signal or never exited
+	Command      string // "builtin" or the executable's base name
+}
+
+// Rollouts counts the manager's rollouts (restarting every instance in turn,
+// as a deploy or a reload does) since it started.
+type Rollouts struct {
+	Started   uint64
+	Succeeded uint64
+	Failed    uint64
+	// LastDuration is how long the last finished rollout took; 0 before
+	// the first one ends.
+	LastDuration time.Duration
+	// Durations holds how long every finished rollout took, succeeded or
+	// failed.
+	Durations Histogram
+}
+
+// rolloutBuckets are the upper bounds, in seconds, of the buckets of
+// hellomgr_rollout_duration_seconds. A rollout restarts instances one after
+// another, each waiting for readiness and maybe for nginx to drain it, so it
+// lasts from a second to many minutes.
+var rolloutBuckets = [...]float64{1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800}
+
+// Histogram counts durations in the buckets of
+// hellomgr_rollout_duration_seconds. The zero value is empty and ready to
+// use. It is a plain value with no pointers, so copying it into a Snapshot
+// copies the counts; like the rest of the manager's state, it is not safe
+// for concurrent use.
+type Histogram struct {
+	counts [len(rolloutBuckets)]uint64 // per bucket, not cumulative; the rest fell in +Inf
+	count  uint64
+	sum    float64 // seconds
+}
+
+// Observe adds one duration.
+func (h *Histogram) Observe(d time.Duration) {
+	s := d.Seconds()
+	// Buckets are "less than or equal": the first bound >= s holds it.
+	if i, _ := slices.BinarySearch(rolloutBuckets[:], s); i < len(h.counts) {
+		h.counts[i]++
+	}
+	h.count++
+	h.sum += s
+}
+
+// Count returns how many durations were observed.
+func (h *Histogram) Count() uint64 { return h.count }
+
+// cumulative returns the buckets as Prometheus wants them: by upper bound,
+// each counting every duration at or below it.
+func (h *Histogram) cumulative() map[float64]uint64 {
+	b := make(map[float64]uint64, len(rolloutBuckets))
+	var n uint64
+	for i, bound := range rolloutBuckets {
+		n += h.counts[i]
+		b[bound] = n
+	}
+	return b
+}

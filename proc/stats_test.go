@@ -1,0 +1,163 @@
+package proc
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func TestReadSelf(t *testing.T) {
+	before, err := Read(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Threads < 1 {
+		t.Errorf("threads: got %d, want at least 1", before.Threads)
+	}
+	if since := time.Since(before.StartTime); since < 0 || since > time.Hour {
+		t.Errorf("start time: got %v (%v ago), want within the last hour", before.StartTime, since)
+	}
+
+	// Touch 32 MiB and open 5 files: both must show.
+	const size = 32 << 20
+	mem := make([]byte, size)
+	for i := 0; i < size; i += os.Getpagesize() {
+		mem[i] = 1
+	}
+	for range 5 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+	}
+	after, err := Read(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(mem)
+	if after.RSSBytes < size {
+		t.Errorf("rss after touching %d bytes: got %d", size, after.RSSBytes)
+	}
+	if got := after.OpenFDs - before.OpenFDs; got != 5 {
+		t.Errorf("open fds: got %d more after opening 5 files (%d -> %d)", got, before.OpenFDs, after.OpenFDs)
+	}
+}
+
+func TestReadCPU(t *testing.T) {
+	before, err := Read(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn CPU until the kernel has counted at least two more ticks.
+	deadline := time.Now().Add(10 * time.Second)
+	for x := 0; ; x++ {
+		if x%1_000_000 == 0 {
+			now, err := Read(os.Getpid())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if now.CPUSeconds >= before.CPUSeconds+0.02 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cpu seconds: still %v after 10s of work (was %v)", now.CPUSeconds, before.CPUSeconds)
+			}
+		}
+	}
+}
+
+// TestReadChild checks processes whose numbers are known: sleep has one
+// thread, and one started with two more files has two more descriptors
+// (not an exact count: a child also inherits whatever descriptors the test
+// binary inherited without close-on-exec).
+func TestReadChild(t *testing.T) {
+	started := time.Now()
+	plain := startSleep(t)
+	extra := startSleep(t, devNull(t), devNull(t))
+
+	p, err := Read(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Read(extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Threads != 1 {
+		t.Errorf("sleep (pid %d) threads: got %d, want 1", plain, p.Threads)
+	}
+	if e.OpenFDs != p.OpenFDs+2 {
+		t.Errorf("sleep with 2 extra files (pid %d): got %d open fds, want %d (2 more than pid %d)", extra, e.OpenFDs, p.OpenFDs+2, plain)
+	}
+	// btime has a resolution of one second, so allow that much either way.
+	if d := p.StartTime.Sub(started); d < -time.Second || d > time.Second+time.Since(started) {
+		t.Errorf("sleep (pid %d) start time: got %v, started at %v", plain, p.StartTime, started)
+	}
+}
+
+// startSleep starts "sleep 30" with files as its descriptors 3 and up, and
+// kills it when the test ends.
+func startSleep(t *testing.T, files ...*os.File) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "30")
+	cmd.ExtraFiles = files
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+func TestReadGone(t *testing.T) {
+	cmd := exec.Command("sleep", "0")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Read(cmd.Process.Pid)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("reaped child (pid %d): got error %v, want one wrapping os.ErrNotExist", cmd.Process.Pid, err)
+	}
+	for _, pid := range []int{0, -1} {
+		if _, err := Read(pid); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("pid %d: got error %v, want one wrapping os.ErrNotExist", pid, err)
+		}
+	}
+}
+
+// TestReadZombie checks that a child that has exited but is not yet reaped
+// already reads as gone.
+func TestReadZombie(t *testing.T) {
+	cmd := exec.Command("sleep", "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := Read(cmd.Process.Pid)
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("zombie (pid %d): got error %v, want one wrapping os.ErrNotExist", cmd.Process.Pid, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zombie (pid %d): still reads as running after 10s", cmd.Process.Pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func devNull(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
