@@ -171,6 +171,13 @@ func checkPOSTs(t *testing.T, rs []result) {
 			t.Errorf("POST %d: sent after the drain started, answered without Connection: close", i)
 		}
 	}
+	after := 0
+	for _, r := range ok {
+		if r.after {
+			after++
+		}
+	}
+	t.Logf("%d POSTs answered, %d of them sent after the drain started; then: %v", len(ok), after, last.err)
 	if !ok[len(ok)-1].close {
 		t.Errorf("last POST answered without Connection: close: the server closed the connection under the client")
 	}
@@ -202,7 +209,9 @@ func TestHandoffSharedSocket(t *testing.T) {
 	for w := range workers {
 		go func() {
 			defer done.Done()
-			errs <- handoffClient(newClient(t), gen1.url, w, &warm, gen1Gone)
+			c := newClient(t)
+			errs <- handoffClient(c, gen1.url, w, &warm, gen1Gone)
+			c.CloseIdleConnections()
 		}()
 	}
 	waitFor(t, waitGroup(&warm), "every client answered by gen1")

@@ -143,13 +143,19 @@ func TestInheritedSocket(t *testing.T) {
 
 	first := startChild(t, f, "first", "LISTEN_FDS=1")
 	first.logs.wait(t, "listening on "+ln.Addr().String()+" (inherited fd 3)")
-	if code, body := get(t, newClient(t), url); code != 200 || body != "first" {
+	c := newClient(t)
+	if code, body := get(t, c, url); code != 200 || body != "first" {
 		t.Fatalf("port %s: got %d %q, want 200 %q", ln.Addr(), code, body, "first")
 	}
+	c.CloseIdleConnections()
 
 	firstGone := make(chan struct{})
 	loop := make(chan error, 1)
-	go func() { loop <- getUntil(newClient(t), url, "second", firstGone) }()
+	go func() {
+		c := newClient(t)
+		loop <- getUntil(c, url, "second", firstGone)
+		c.CloseIdleConnections()
+	}()
 
 	second := startChild(t, f, "second", "LISTEN_FDS=1")
 	second.logs.wait(t, "(inherited fd 3)")

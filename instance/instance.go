@@ -78,7 +78,7 @@ type Instance struct {
 	out  *tail
 
 	mu      sync.Mutex
-	running bool            // the owner goroutine is alive
+	running bool               // the owner goroutine is alive
 	stops   chan chan struct{} // stop requests, each with a channel to close when stopped
 	status  Status
 }
