@@ -84,6 +84,9 @@ func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr 
 	if startErr != nil {
 		log.Error("not every instance started; the failed ones are retried with backoff", "err", startErr)
 	}
+	if err := m.ReloadNginx(ctx); err != nil {
+		log.Warn("instances are up, but nginx was not reloaded; is it running?", "err", err)
+	}
 	ready.send(startErr)
 	if readyFD == 0 {
 		printTable(stdout, m.Report())

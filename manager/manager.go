@@ -113,6 +113,9 @@ func (m *Manager) prepare() (err error) {
 	if err := checkLogDir(m.cfg.Logs.Dir); err != nil {
 		return err
 	}
+	if err := writeUpstream(m.cfg); err != nil {
+		return err
+	}
 	files, err := bindAll(m.cfg.Ports, m.cfg.Reload.Handoff == config.HandoffSocket)
 	if err != nil {
 		return err

@@ -70,9 +70,10 @@ func (m *Manager) Reload(ctx context.Context, progress Progress) error {
 
 // rollout is one reload in progress.
 type rollout struct {
-	old, cfg *config.Config
-	progress Progress
-	draining sync.WaitGroup // replaced instances still finishing their requests
+	old, cfg  *config.Config
+	progress  Progress
+	draining  sync.WaitGroup // replaced instances still finishing their requests
+	published string         // the upstream block nginx was last reloaded with
 }
 
 func (m *Manager) reload(ctx context.Context, progress Progress) error {
@@ -87,18 +88,46 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	defer r.draining.Wait()
 	p := makePlan(old, cfg)
 	progress("config %s: %d to replace, %d to add, %d to remove", cfg.File, len(p.replaced), len(p.added), len(p.removed))
-	if err := m.addPorts(ctx, cfg, p.added, progress); err != nil {
+	// The nginx step is tried before anything else, so that a broken one
+	// stops the reload before any instance is touched.
+	if err := r.publish(ctx, r.upstreamPorts(), p.added); err != nil {
+		return fmt.Errorf("reload stopped before any change: %w", err)
+	}
+	if err := m.roll(ctx, r, p); err != nil {
+		if perr := m.putBack(context.WithoutCancel(ctx), r); perr != nil {
+			err = errors.Join(err, perr)
+		}
 		return err
 	}
-	for batch := range slices.Chunk(p.replaced, cfg.Reload.MaxUnavailable) {
-		if err := m.replaceBatch(ctx, r, batch); err != nil {
-			return err
-		}
-	}
-	m.removePorts(ctx, p.removed, progress)
 	m.mu.Lock()
 	m.cfg = cfg
 	m.mu.Unlock()
+	return r.publish(ctx, cfg.Ports, nil)
+}
+
+// roll carries out a plan: add, replace batch by batch, remove.
+func (m *Manager) roll(ctx context.Context, r *rollout, p plan) error {
+	if err := m.addPorts(ctx, r.cfg, p.added, r.progress); err != nil {
+		return err
+	}
+	if err := m.putBack(ctx, r); err != nil {
+		return err
+	}
+	for batch := range slices.Chunk(p.replaced, r.cfg.Reload.MaxUnavailable) {
+		if err := m.takeOut(ctx, r, batch); err != nil {
+			return err
+		}
+		if err := m.replaceBatch(ctx, r, batch); err != nil {
+			return err
+		}
+		if err := m.putBack(ctx, r); err != nil {
+			return err
+		}
+	}
+	if err := m.takeOut(ctx, r, p.removed); err != nil {
+		return err
+	}
+	m.removePorts(ctx, p.removed, r.progress)
 	return nil
 }
 

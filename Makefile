@@ -1,0 +1,21 @@
+# The two commands a fresh machine needs (see README.md):
+#   make up     build hellomgr and run `hellomgr up` on the shipped config.yaml
+#   make test   install what the tests run (nginx, Prometheus, wrk, Tornado)
+#               and run every test, end-to-end ones included
+
+GO ?= go
+
+.PHONY: up build test deps
+up: build
+	./hellomgr up -c config.yaml
+
+build:
+	$(GO) build -o hellomgr .
+
+deps:
+	./scripts/install-deps
+
+test: deps
+	test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...

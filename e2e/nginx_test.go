@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nginxServer is a real nginx on a free loopback port, started by the test
+// and stopped by pid when it ends.
+type nginxServer struct {
+	Port   int
+	Prefix string
+	Conf   string
+}
+
+// startNginx runs nginx with an http block holding upstream (the upstream
+// block itself, or an include of it) and one server proxying to it with
+// the location that `hellomgr nginx` prints.
+func startNginx(t *testing.T, upstream, location string) *nginxServer {
+	t.Helper()
+	need(t, "/usr/sbin/nginx", "nginx")
+	prefix := t.TempDir()
+	n := &nginxServer{Port: freePort(t), Prefix: prefix, Conf: filepath.Join(prefix, "nginx.conf")}
+	conf := fmt.Sprintf(`worker_processes 2;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+%[2]s
+    server {
+        listen 127.0.0.1:%[3]d;
+%[4]s
+    }
+}
+`, prefix, upstream, n.Port, location)
+	if err := os.WriteFile(n.Conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("/usr/sbin/nginx", "-t", "-p", prefix, "-c", n.Conf).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
+	}
+	cmd := exec.Command("/usr/sbin/nginx", "-p", prefix, "-c", n.Conf, "-g", "daemon off;")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGQUIT)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	waitFor(t, "nginx to listen", 10*time.Second, func() bool { return portOpen(n.Port) })
+	return n
+}
+
+// ReloadCommand is the argv that reloads this nginx.
+func (n *nginxServer) ReloadCommand() []string {
+	return []string{"/usr/sbin/nginx", "-p", n.Prefix, "-c", n.Conf, "-s", "reload"}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+func portOpen(port int) bool {
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}

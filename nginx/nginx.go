@@ -1,0 +1,107 @@
+// Package nginx writes the nginx upstream that fronts hellomgr's instances
+// and reloads nginx, so a rollout can take an instance out of rotation
+// before stopping it.
+package nginx
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Upstream is the upstream block for ports; the ports in down are marked
+// `down`, so nginx sends them nothing new after a reload.
+type Upstream struct {
+	Name      string
+	Ports     []int
+	Down      map[int]bool
+	Keepalive int // idle connections each worker keeps to the instances
+}
+
+var upstreamTmpl = template.Must(template.New("upstream").Parse(`upstream {{.Name}} {
+{{- range .Ports}}
+    server 127.0.0.1:{{.}}{{if index $.Down .}} down{{end}};
+{{- end}}
+    # Idle connections each nginx worker keeps open to the instances.
+    # nginx closes them after 60s idle (keepalive_timeout), before the
+    # built-in server would (75s): the side that closes an idle connection
+    # must be nginx, or a POST written at that moment becomes a 502.
+    keepalive {{.Keepalive}};
+}
+`))
+
+// Render returns the upstream block.
+func (u Upstream) Render() []byte {
+	if u.Keepalive == 0 {
+		u.Keepalive = 32
+	}
+	var b bytes.Buffer
+	upstreamTmpl.Execute(&b, u)
+	return b.Bytes()
+}
+
+// Location returns a location block that proxies to the upstream with
+// keep-alive, as `hellomgr nginx` prints it.
+func Location(name string) string {
+	return fmt.Sprintf(`location / {
+    proxy_pass http://%s;
+    # Keep-alive to the instances: HTTP/1.1 and no "Connection: close".
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $host;
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    # nginx's default: a refused connect is passed to the next instance,
+    # whatever the method; a POST already sent is never sent twice.
+    proxy_next_upstream error timeout;
+}
+`, name)
+}
+
+// WriteFile writes the upstream block to path atomically (a temporary file
+// renamed over it), so nginx never reads half a file.
+func (u Upstream) WriteFile(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".upstream-*")
+	if err != nil {
+		return fmt.Errorf("write nginx upstream file %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	text := append([]byte("# Written by hellomgr: do not edit, it is rewritten at every rollout.\n"), u.Render()...)
+	if _, err := tmp.Write(text); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write nginx upstream file %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write nginx upstream file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write nginx upstream file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Reload runs the reload command (e.g. nginx -s reload) and waits for it,
+// at most 30 seconds. Its output is part of the error when it fails.
+func Reload(ctx context.Context, argv []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if msg != "" {
+			msg = ": " + strings.ReplaceAll(msg, "\n", "; ")
+		}
+		return fmt.Errorf("nginx reload command %q failed: %w%s", strings.Join(argv, " "), err, msg)
+	}
+	return nil
+}
