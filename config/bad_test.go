@@ -46,6 +46,7 @@ testdata/bad/type_int.yaml:5: reload.max_unavailable: want a whole number, got 1
 	// Ports.
 	{"no_ports_key.yaml", `testdata/bad/no_ports_key.yaml:2: no ports configured; add e.g. ports: ["8001-8004"]`},
 	{"ports_null.yaml", `testdata/bad/ports_null.yaml:1: ports: no ports configured; add e.g. ports: ["8001-8004"]`},
+	{"ports_key_case.yaml", `testdata/bad/ports_key_case.yaml:2: unknown key "Ports" (did you mean "ports"?)`},
 	{"ports_empty.yaml", `testdata/bad/ports_empty.yaml:1: ports: empty list; list at least one port, e.g. ports: [8001]`},
 	{"ports_duplicate.yaml", `testdata/bad/ports_duplicate.yaml:7: ports: 8002 listed twice (first on line 5)`},
 	{"ports_overlap.yaml", `testdata/bad/ports_overlap.yaml:3: ports: "8003-8006" overlaps "8001-8004" on line 2
@@ -79,6 +80,7 @@ testdata/bad/command_placeholder.yaml:7: command[4]: "{PORT}" is not a placehold
 	{"command_missing_path.yaml", `testdata/bad/command_missing_path.yaml:2: command[0]: "./no-such-app" ($D/no-such-app) does not exist`},
 	{"command_missing_in_path.yaml", `testdata/bad/command_missing_in_path.yaml:2: command[0]: "hellomgr-no-such-program" not found in PATH`},
 	{"command_not_executable.yaml", `testdata/bad/command_not_executable.yaml:3: command[0]: "./command_not_executable.yaml" ($D/command_not_executable.yaml) is not executable (try: chmod +x $D/command_not_executable.yaml)`},
+	{"command_bare_name_in_dir.yaml", `testdata/bad/command_bare_name_in_dir.yaml:2: command[0]: "command_bare_name_in_dir.yaml" not found in PATH; for the one in $D, write "./command_bare_name_in_dir.yaml"`},
 	{"command_is_dir.yaml", `testdata/bad/command_is_dir.yaml:2: command[0]: "/" is a directory, not a program`},
 
 	// Durations.
@@ -90,6 +92,7 @@ testdata/bad/duration_bare.yaml:5: restart.backoff: 0.5 has no unit; write e.g. 
 testdata/bad/duration_negative.yaml:6: nginx.drain_timeout: must not be negative, got -1s`},
 	{"duration_zero.yaml", `testdata/bad/duration_zero.yaml:3: restart.backoff: must be more than 0, got 0s
 testdata/bad/duration_zero.yaml:4: restart.reset_after: must be more than 0, got 0`},
+	{"backoff_more_than_max.yaml", `testdata/bad/backoff_more_than_max.yaml:4: restart.max_backoff: 1s is less than restart.backoff (2s)`},
 	{"backoff_order.yaml", `testdata/bad/backoff_order.yaml:3: restart.backoff: 30s is more than restart.max_backoff (10s by default)`},
 
 	// Other sections.
@@ -110,6 +113,7 @@ testdata/bad/duration_zero.yaml:4: restart.reset_after: must be more than 0, got
 	{"nginx_bad.yaml", `testdata/bad/nginx_bad.yaml:3: nginx.upstream: "my upstream" is not a valid nginx upstream name (letters, digits, _, . and -)
 testdata/bad/nginx_bad.yaml:4: nginx.upstream_file: "no-such-dir/up.conf" ($D/no-such-dir/up.conf): folder $D/no-such-dir does not exist
 testdata/bad/nginx_bad.yaml:5: nginx.reload_command: empty; remove it for the default ["nginx", "-s", "reload"]`},
+	{"env_list.yaml", `testdata/bad/env_list.yaml:2: env: want a mapping of names to values, got a list`},
 	{"env_port.yaml", `testdata/bad/env_port.yaml:3: env.PORT: PORT is set by hellomgr to each instance's port; remove it`},
 	{"env_bad.yaml", `testdata/bad/env_bad.yaml:3: env: "MY-VAR" is not a variable name (letters, digits and _, not starting with a digit)
 testdata/bad/env_bad.yaml:4: env.LIST: want a string, got a list

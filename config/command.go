@@ -134,7 +134,7 @@ func (p *parser) checkProgram() {
 		if _, err := exec.LookPath(name); errors.Is(err, exec.ErrDot) {
 			p.add(line, "command[0]", "%s is found only through a relative PATH entry; write %q or an absolute path", quote(name), "./"+name)
 		} else if err != nil {
-			p.add(line, "command[0]", "%s not found in PATH", quote(name))
+			p.add(line, "command[0]", "%s not found in PATH%s", quote(name), p.inWorkDir(name))
 		}
 		return
 	}
@@ -148,6 +148,18 @@ func (p *parser) checkProgram() {
 	if msg := executable(path); msg != "" {
 		p.add(line, "command[0]", "%s %s", shown(name, path), msg)
 	}
+}
+
+// inWorkDir hints at the usual cause of a bare name not found: the program
+// is in WorkDir, but a name without a slash is only looked up in PATH.
+func (p *parser) inWorkDir(name string) string {
+	if p.dirBad {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(p.c.WorkDir, name)); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("; for the one in %s, write %q", p.c.WorkDir, "./"+name)
 }
 
 // executable says what stops path from being run, or "".

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // FuzzParse checks that Parse never panics, that a config it accepts has
@@ -39,11 +38,7 @@ func FuzzParse(f *testing.F) {
 	name := filepath.Join("testdata", "good", "fuzz.yaml")
 	line := regexp.MustCompile(`^` + regexp.QuoteMeta(name) + `:[1-9][0-9]*: \S`)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
 		c, err := Parse(name, data)
-		if d := time.Since(start); d > 500*time.Millisecond {
-			t.Fatalf("SLOW %v", d)
-		}
 		if err != nil {
 			if c != nil {
 				t.Errorf("got a config along with error %v", err)

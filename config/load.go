@@ -107,9 +107,24 @@ func (p *parser) top(root *yaml.Node) {
 			p.nginx(k, v)
 		}
 	})
-	if !sawPorts && root.Kind == yaml.MappingNode {
+	if !sawPorts && !p.misspeltPorts(root) {
 		p.add(root.Line, "", noPorts)
 	}
+}
+
+// misspeltPorts reports whether root has a key taken for a misspelt
+// "ports", which was reported already: "no ports" would say it twice.
+func (p *parser) misspeltPorts(root *yaml.Node) bool {
+	n := deref(root)
+	if n.Kind != yaml.MappingNode {
+		return true // reported as not a mapping
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if k := deref(n.Content[i]); k.Kind == yaml.ScalarNode && suggest(k.Value, keys[""]) == "ports" {
+			return true
+		}
+	}
+	return false
 }
 
 // document decodes data and returns its top-level node, or nil after

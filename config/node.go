@@ -54,7 +54,11 @@ func (p *parser) section(path string, v *yaml.Node, known []string, each func(k,
 		return true
 	}
 	if n.Kind != yaml.MappingNode {
-		p.add(v.Line, path, "want a mapping with keys %s, got %s", strings.Join(known, ", "), describe(n))
+		want := "a mapping of names to values"
+		if known != nil {
+			want = "a mapping with keys " + strings.Join(known, ", ")
+		}
+		p.add(v.Line, path, "want %s, got %s", want, describe(n))
 		return false
 	}
 	first := map[string]int{}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -17,30 +18,39 @@ import (
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // env reads `env`, a mapping of names to scalars, into sorted "K=V".
+// Numbers and booleans are kept as written: `DEBUG: true` is "DEBUG=true".
 func (p *parser) env(v *yaml.Node) {
-	type kv struct{ k, v string }
-	var vars []kv
+	vals := map[string]string{}
 	p.section("env", v, nil, func(k, val *yaml.Node) {
-		name, key := k.Value, "env."+k.Value
+		name := k.Value
 		switch {
 		case !envName.MatchString(name):
 			p.add(k.Line, "env", "%s is not a variable name (letters, digits and _, not starting with a digit)", quote(name))
 		case name == "PORT":
-			p.add(k.Line, key, "PORT is set by hellomgr to each instance's port; remove it")
+			p.add(k.Line, "env.PORT", "PORT is set by hellomgr to each instance's port; remove it")
 		default:
-			if deref(val).Kind == yaml.ScalarNode && isNull(deref(val)) {
-				p.add(val.Line, key, `want a value, got nothing (write %s: "" for an empty one)`, name)
-			} else if s, ok := p.scalar(key, val, "a string"); ok && strings.ContainsRune(s, 0) {
-				p.add(val.Line, key, "contains a NUL byte, which no environment variable can hold")
-			} else if ok {
-				vars = append(vars, kv{name, s})
+			if s, ok := p.envValue("env."+name, name, val); ok {
+				vals[name] = s
 			}
 		}
 	})
-	slices.SortFunc(vars, func(a, b kv) int { return strings.Compare(a.k, b.k) })
-	for _, e := range vars {
-		p.c.Env = append(p.c.Env, e.k+"="+e.v)
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		p.c.Env = append(p.c.Env, name+"="+vals[name])
 	}
+}
+
+// envValue reads the value of variable name.
+func (p *parser) envValue(key, name string, v *yaml.Node) (string, bool) {
+	if isNull(deref(v)) {
+		p.add(v.Line, key, `want a value, got nothing (write %s: "" for an empty one)`, name)
+		return "", false
+	}
+	s, ok := p.scalar(key, v, "a string")
+	if ok && strings.ContainsRune(s, 0) {
+		p.add(v.Line, key, "contains a NUL byte, which no environment variable can hold")
+		return "", false
+	}
+	return s, ok
 }
 
 // ready reads `ready`, the readiness probe.
@@ -145,11 +155,13 @@ func (p *parser) restart(v *yaml.Node) {
 		key := "restart." + k.Value
 		switch k.Value {
 		case "backoff":
-			set(&r.Backoff)(p.duration(key, val, false))
-			p.backoffLine = k.Line
+			if d, ok := p.duration(key, val, false); ok {
+				r.Backoff, p.backoffLine = d, k.Line
+			}
 		case "max_backoff":
-			set(&r.MaxBackoff)(p.duration(key, val, false))
-			p.maxBackLine = k.Line
+			if d, ok := p.duration(key, val, false); ok {
+				r.MaxBackoff, p.maxBackLine = d, k.Line
+			}
 		case "reset_after":
 			set(&r.ResetAfter)(p.duration(key, val, false))
 		case "max_tries":

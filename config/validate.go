@@ -43,7 +43,11 @@ func (p *parser) checkBackoff() {
 		return
 	}
 	if p.maxBackLine > 0 {
-		p.add(p.maxBackLine, "restart.max_backoff", "%s is less than restart.backoff (%s)", r.MaxBackoff, r.Backoff)
+		byDefault := ""
+		if p.backoffLine == 0 {
+			byDefault = " by default"
+		}
+		p.add(p.maxBackLine, "restart.max_backoff", "%s is less than restart.backoff (%s%s)", r.MaxBackoff, r.Backoff, byDefault)
 	} else {
 		p.add(p.backoffLine, "restart.backoff", "%s is more than restart.max_backoff (%s by default)", r.Backoff, r.MaxBackoff)
 	}
