@@ -6,6 +6,7 @@ package manager
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/notify"
 )
 
 // Options are the parts of a manager that do not come from the config.
@@ -103,8 +105,34 @@ func (m *Manager) Prepare() error {
 // An instance that fails its first start is reported in the returned error
 // but keeps being retried with backoff, and the others keep running: one
 // bad port never takes the rest down.
+//
+// Under systemd (Type=notify) it then sends READY=1, with a status line
+// that counts the ready instances, whether or not all of them are.
 func (m *Manager) StartAll(ctx context.Context) error {
-	return m.startAll(ctx, m.Config().Ports, instance.KeepTrying)
+	err := m.startAll(ctx, m.Config().Ports, instance.KeepTrying)
+	m.writeTargets()
+	m.notify(notify.Ready(m.readyStatus()))
+	return err
+}
+
+// readyStatus is the one-line STATUS= systemd shows.
+func (m *Manager) readyStatus() string {
+	all := m.Instances()
+	ready := 0
+	for _, st := range all {
+		if st.State == instance.Ready {
+			ready++
+		}
+	}
+	return fmt.Sprintf("%d of %d instances ready", ready, len(all))
+}
+
+// notify logs a failed notification: systemd would then time the service
+// out, and the log line says why.
+func (m *Manager) notify(err error) {
+	if err != nil {
+		m.log.Warn("systemd notification", "err", err)
+	}
 }
 
 // prepare checks the log folder, binds (or checks) every port, and listens
@@ -247,6 +275,7 @@ func childEnv(cfg *config.Config, port int) []string {
 // timeout, then SIGKILL), closes the ports and releases the lock. It is
 // safe to call more than once.
 func (m *Manager) Shutdown(ctx context.Context) error {
+	m.notify(notify.Stopping())
 	m.mu.Lock()
 	slots := m.slots
 	m.slots = map[int]*slot{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/notify"
 	"github.com/hellomgr/hellomgr/proc"
 )
 
@@ -60,11 +61,16 @@ func (m *Manager) Reload(ctx context.Context, progress Progress) error {
 	}
 	start := time.Now()
 	m.rollouts.started()
+	m.notify(notify.Reloading())
 	err := m.reload(ctx, progress)
 	m.rollouts.finished(time.Since(start), err)
-	if err == nil {
-		progress("reload done in %s", time.Since(start).Round(time.Millisecond))
+	status := "reload done in " + time.Since(start).Round(time.Millisecond).String()
+	if err != nil {
+		status = "reload failed; " + m.readyStatus()
+	} else {
+		progress("%s", status)
 	}
+	m.notify(notify.Ready(status))
 	return err
 }
 
@@ -102,6 +108,7 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	m.mu.Lock()
 	m.cfg = cfg
 	m.mu.Unlock()
+	m.writeTargets()
 	return r.publish(ctx, cfg.Ports, nil)
 }
 
