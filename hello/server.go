@@ -50,7 +50,7 @@ type Options struct {
 	Metrics     bool          // serve /metrics and instrument every request; false means no instrumentation at all
 	DrainGrace  time.Duration // how long idle keep-alive connections may carry a last request; DefaultDrainGrace if zero
 	StopTimeout time.Duration // deadline for Shutdown once the grace is over; DefaultStopTimeout if zero
-	Log         io.Writer     // one line per lifecycle event; nil discards them
+	Log         io.Writer     // one line per lifecycle event, and net/http's errors; nil discards them
 	Version     string        // version label of the hello_info metric; "unknown" if empty
 
 	// Test seams: wrap, if set, wraps the routes (to add test-only ones);
@@ -79,16 +79,26 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Run serves HTTP until ctx is cancelled, then drains (see server.drain) and
-// returns nil.
+// Run serves HTTP until ctx is cancelled, then drains and returns nil.
 //
-// Run listens on opts.Listener if set, else on the listener returned by
-// Listener(opts.Port). Once it is serving it logs "listening" and, if
-// NOTIFY_SOCKET is set, sends READY=1 to the service manager. Run returns an
-// error without serving if it cannot listen; if accepting fails for good
-// before ctx is cancelled, it shuts down and returns that error; if the drain
-// does not finish within opts.StopTimeout, it closes the remaining
-// connections and returns an error saying so.
+// Run serves on opts.Listener if set, else on the listener returned by
+// Listener(opts.Port). Once serving, it logs "listening" and, if
+// NOTIFY_SOCKET is set, sends READY=1 to the service manager.
+//
+// When ctx is cancelled, Run drains without failing a request that a
+// client has sent. In order, it sends STOPPING=1, closes the listener,
+// marks every later response "Connection: close", waits until the open
+// connections have carried their last request and closed or until
+// opts.DrainGrace has passed, and then calls http.Server.Shutdown with a
+// deadline of opts.StopTimeout, which closes idle connections and waits
+// for active ones. It logs one line per step. Idle connections are not
+// closed when the drain starts, since a client (nginx) may be writing a
+// request on one at that very moment.
+//
+// Run returns an error without serving if it cannot listen. If accepting
+// fails for good before ctx is cancelled, it shuts down and returns that
+// error. If the drain does not finish within opts.StopTimeout, it closes
+// the remaining connections and returns an error saying so.
 func Run(ctx context.Context, opts Options) error {
 	opts = opts.withDefaults()
 	ln := opts.Listener
@@ -111,10 +121,12 @@ type server struct {
 	opts  Options
 	http  *http.Server
 	conns *connTracker
+	log   *log.Logger // opts.Log; serializes the lines of Run and of net/http
 }
 
 func newServer(opts Options) *server {
 	conns := newConnTracker()
+	logger := log.New(opts.Log, "hello: ", 0)
 	h := Handler(opts)
 	if opts.wrap != nil {
 		h = opts.wrap(h)
@@ -127,9 +139,9 @@ func newServer(opts Options) *server {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnState:         conns.connState,
-		ErrorLog:          log.New(opts.Log, "hello: ", 0),
+		ErrorLog:          logger,
 	}
-	return &server{opts: opts, http: hs, conns: conns}
+	return &server{opts: opts, http: hs, conns: conns, log: logger}
 }
 
 // run serves on ln until ctx is cancelled or Serve fails, and then drains.
@@ -153,7 +165,7 @@ func (s *server) run(ctx context.Context, ln net.Listener) error {
 
 // logf writes one line to opts.Log.
 func (s *server) logf(format string, args ...any) {
-	fmt.Fprintf(s.opts.Log, "hello: "+format+"\n", args...)
+	s.log.Printf(format, args...)
 }
 
 // notify sends state to the service manager, logging a failure to do so.
