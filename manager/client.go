@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"syscall"
 )
 
@@ -67,6 +69,29 @@ func (c *Client) Status(ctx context.Context) (Report, error) {
 // arrives. It returns the rollout's error, if any.
 func (c *Client) Reload(ctx context.Context, line func(string)) error {
 	return c.streamed(ctx, "/v1/reload", line)
+}
+
+// Restart replaces the instances on ports, as a reload does for all.
+func (c *Client) Restart(ctx context.Context, ports []int, line func(string)) error {
+	return c.streamed(ctx, "/v1/restart?"+portQuery(ports), line)
+}
+
+// Stop stops the instances on ports until Start.
+func (c *Client) Stop(ctx context.Context, ports []int, line func(string)) error {
+	return c.streamed(ctx, "/v1/stop?"+portQuery(ports), line)
+}
+
+// Start starts the instances on ports that are not running.
+func (c *Client) Start(ctx context.Context, ports []int, line func(string)) error {
+	return c.streamed(ctx, "/v1/start?"+portQuery(ports), line)
+}
+
+func portQuery(ports []int) string {
+	q := url.Values{}
+	for _, p := range ports {
+		q.Add("port", strconv.Itoa(p))
+	}
+	return q.Encode()
 }
 
 // Down asks the manager to stop every instance and exit.

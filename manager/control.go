@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -75,6 +76,20 @@ func (m *Manager) controlRoutes() http.Handler {
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(progress Progress) error { return m.Reload(r.Context(), progress) })
 	})
+	for path, op := range map[string]func(context.Context, []int, Progress) error{
+		"POST /v1/restart": m.Restart,
+		"POST /v1/stop":    m.StopPorts,
+		"POST /v1/start":   m.StartPorts,
+	} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			ports, err := queryPorts(r)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			stream(w, func(progress Progress) error { return op(r.Context(), ports, progress) })
+		})
+	}
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(progress Progress) error {
 			progress("stopping %d instances", len(m.Instances()))
@@ -83,6 +98,24 @@ func (m *Manager) controlRoutes() http.Handler {
 		})
 	})
 	return mux
+}
+
+// queryPorts reads the port parameters of a request: at least one, each
+// a number.
+func queryPorts(r *http.Request) ([]int, error) {
+	values := r.URL.Query()["port"]
+	if len(values) == 0 {
+		return nil, errors.New("no port given")
+	}
+	ports := make([]int, len(values))
+	for i, v := range values {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 || p > 65535 {
+			return nil, fmt.Errorf("bad port %q", v)
+		}
+		ports[i] = p
+	}
+	return ports, nil
 }
 
 // stream runs fn and sends each progress line as it happens, as JSON lines,

@@ -33,7 +33,8 @@ func (r *rollout) publish(ctx context.Context, ports, down []int) error {
 	if r.cfg.Nginx == nil {
 		return nil
 	}
-	u := upstream(r.cfg, ports, down)
+	// Ports stopped for maintenance stay out of rotation.
+	u := upstream(r.cfg, ports, slices.Concat(down, r.m.heldPorts()))
 	text := string(u.Render())
 	if text == r.published {
 		return nil

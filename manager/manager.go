@@ -63,6 +63,7 @@ type slot struct {
 	logFile  *os.File
 	output   io.Writer
 	reloads  uint64
+	held     bool // stopped for maintenance: stays stopped across reloads
 }
 
 // New returns a manager for cfg. Nothing starts until Up.
@@ -300,10 +301,15 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 }
 
 func (s *slot) close() {
+	s.closeListener()
+	s.logFile.Close()
+}
+
+func (s *slot) closeListener() {
 	if s.listener != nil {
 		s.listener.Close()
+		s.listener = nil
 	}
-	s.logFile.Close()
 }
 
 // RequestDown asks the manager's owner to shut down (the control

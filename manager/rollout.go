@@ -76,6 +76,7 @@ func (m *Manager) Reload(ctx context.Context, progress Progress) error {
 
 // rollout is one reload in progress.
 type rollout struct {
+	m         *Manager
 	old, cfg  *config.Config
 	progress  Progress
 	draining  sync.WaitGroup // replaced instances still finishing their requests
@@ -88,7 +89,7 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	if err != nil {
 		return fmt.Errorf("config not reloaded, nothing changed:\n%w", err)
 	}
-	r := &rollout{old: old, cfg: cfg, progress: progress}
+	r := &rollout{m: m, old: old, cfg: cfg, progress: progress}
 	// Replaced instances drain in the background while the rollout goes
 	// on; the reload is done only once they have all exited.
 	defer r.draining.Wait()
@@ -189,6 +190,10 @@ func (m *Manager) replaceBatch(ctx context.Context, r *rollout, ports []int) err
 func (m *Manager) replace(ctx context.Context, r *rollout, port int) error {
 	old, cfg, progress := r.old, r.cfg, r.progress
 	s, _ := m.slot(port)
+	if m.isHeld(s) {
+		progress("%d: stopped for maintenance, left stopped (hellomgr start %d)", port, port)
+		return nil
+	}
 	prev := s.inst
 	prevPID := prev.Status().PID
 	progress("%d: stopping pid %d", port, prevPID)
@@ -196,7 +201,10 @@ func (m *Manager) replace(ctx context.Context, r *rollout, port int) error {
 	if err := m.awaitRelease(s, prevPID, stopped, cfg.Stop.Timeout+time.Second); err != nil {
 		return err
 	}
-	if err := m.matchHandoff(s, cfg); err != nil {
+	m.mu.Lock()
+	err := s.matchHandoff(cfg)
+	m.mu.Unlock()
+	if err != nil {
 		return m.restore(ctx, old, s, port, err, progress)
 	}
 	next := instance.New(m.spec(cfg, s), m.log)
@@ -241,9 +249,10 @@ func (m *Manager) awaitRelease(s *slot, pid int, stopped <-chan struct{}, limit 
 	}
 }
 
-// matchHandoff opens or closes the slot's shared socket when a reload
-// changes reload.handoff.
-func (m *Manager) matchHandoff(s *slot, cfg *config.Config) error {
+// matchHandoff opens or closes the slot's shared socket to match cfg's
+// reload.handoff: a reload may change it, and a port stopped for
+// maintenance has closed it. Call with m.mu held.
+func (s *slot) matchHandoff(cfg *config.Config) error {
 	want := cfg.Reload.Handoff == config.HandoffSocket
 	switch {
 	case want && s.listener == nil:
@@ -252,18 +261,26 @@ func (m *Manager) matchHandoff(s *slot, cfg *config.Config) error {
 			return err
 		}
 		s.listener = f
-	case !want && s.listener != nil:
-		s.listener.Close()
-		s.listener = nil
+	case !want:
+		s.closeListener()
 	}
 	return nil
+}
+
+func (m *Manager) isHeld(s *slot) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return s.held
 }
 
 // restore puts the previous config back on a port whose replacement failed
 // and returns the error that halts the rollout.
 func (m *Manager) restore(ctx context.Context, old *config.Config, s *slot, port int, cause error, progress Progress) error {
 	progress("%d: new instance failed, restoring the previous config", port)
-	if err := m.matchHandoff(s, old); err != nil {
+	m.mu.Lock()
+	err := s.matchHandoff(old)
+	m.mu.Unlock()
+	if err != nil {
 		m.log.Error("restore handoff", "port", port, "err", err)
 	}
 	back := instance.New(m.spec(old, s), m.log)

@@ -1,0 +1,93 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/manager"
+)
+
+// portOp is one of restart, stop, start: a streamed request for some ports.
+type portOp func(c *manager.Client, ctx context.Context, ports []int, line func(string)) error
+
+// newPortCommand builds restart, stop and start, which differ only in what
+// they ask the manager.
+func newPortCommand(use, short, long string, op portOp) *cobra.Command {
+	var cf configFlag
+	c := &cobra.Command{
+		Use:   use + " PORT...",
+		Short: short,
+		Long:  long,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("%s: name at least one port", use)}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cfg, err := cf.load()
+			if err != nil {
+				return err
+			}
+			ports, err := configuredPorts(cfg, args)
+			if err != nil {
+				return err
+			}
+			out := c.OutOrStdout()
+			return op(clientFor(cfg), c.Context(), ports, func(line string) { fmt.Fprintln(out, line) })
+		},
+	}
+	cf.register(c)
+	return c
+}
+
+// configuredPorts parses port arguments; one that is not a number or not
+// in the config is a usage error that lists the configured ports.
+func configuredPorts(cfg *config.Config, args []string) ([]int, error) {
+	ports := make([]int, 0, len(args))
+	for _, a := range args {
+		p, err := strconv.Atoi(a)
+		if err != nil || !slices.Contains(cfg.Ports, p) {
+			return nil, usageError{fmt.Errorf("port %s is not in %s (configured: %s)", a, cfg.File, joinPorts(cfg.Ports))}
+		}
+		ports = append(ports, p)
+	}
+	return ports, nil
+}
+
+func joinPorts(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
+}
+
+func newRestart() *cobra.Command {
+	return newPortCommand("restart", "Replace the instances on the given ports, each ready before the next goes",
+		`restart replaces just the instances on the given ports under the current
+config, with the same readiness gating (and nginx drain) as reload. A port
+stopped with 'hellomgr stop' is started again.`,
+		(*manager.Client).Restart)
+}
+
+func newStop() *cobra.Command {
+	return newPortCommand("stop", "Stop the instances on the given ports for maintenance",
+		`stop takes the instances on the given ports out of the nginx upstream (when
+configured), stops them gracefully and closes their ports. They stay stopped,
+across reloads too, until 'hellomgr start'.`,
+		(*manager.Client).Stop)
+}
+
+func newStart() *cobra.Command {
+	return newPortCommand("start", "Start the instances on the given ports that are not running",
+		`start starts the instances on the given ports that are stopped or failed, each
+ready before the next, and puts them back into the nginx upstream.`,
+		(*manager.Client).Start)
+}

@@ -1,0 +1,145 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/hellomgr/hellomgr/instance"
+)
+
+// Restart replaces the instances on ports with new ones under the current
+// config, max_unavailable at a time, with the same readiness gating and
+// nginx drain as a reload. A port stopped with StopPorts is started again,
+// as `systemctl restart` starts a stopped unit.
+func (m *Manager) Restart(ctx context.Context, ports []int, progress Progress) error {
+	return m.maintain(ctx, ports, progress, func(r *rollout) error {
+		for batch := range slices.Chunk(ports, r.cfg.Reload.MaxUnavailable) {
+			m.setHeld(batch, false)
+			if err := m.takeOut(ctx, r, batch); err != nil {
+				return err
+			}
+			if err := m.replaceBatch(ctx, r, batch); err != nil {
+				return err
+			}
+			if err := m.putBack(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// StopPorts stops the instances on ports for maintenance: out of the nginx
+// upstream first, then a graceful stop, then the port is closed so that
+// connects are refused rather than queued. They stay stopped, across
+// reloads too, until StartPorts or Restart.
+func (m *Manager) StopPorts(ctx context.Context, ports []int, progress Progress) error {
+	return m.maintain(ctx, ports, progress, func(r *rollout) error {
+		m.setHeld(ports, true)
+		if err := m.takeOut(ctx, r, ports); err != nil {
+			return err
+		}
+		for _, port := range ports {
+			s, _ := m.slot(port)
+			pid := s.inst.Status().PID
+			s.inst.Stop(ctx)
+			m.mu.Lock()
+			s.closeListener()
+			m.mu.Unlock()
+			progress("%d: stopped (was pid %d); it stays stopped until hellomgr start %d", port, pid, port)
+		}
+		return nil
+	})
+}
+
+// StartPorts starts the instances on ports that are not running (stopped
+// for maintenance, or failed), each ready before the next, and puts them
+// back into the nginx upstream.
+func (m *Manager) StartPorts(ctx context.Context, ports []int, progress Progress) error {
+	return m.maintain(ctx, ports, progress, func(r *rollout) error {
+		for _, port := range ports {
+			if err := m.startPort(ctx, r, port); err != nil {
+				return err
+			}
+		}
+		return m.putBack(ctx, r)
+	})
+}
+
+func (m *Manager) startPort(ctx context.Context, r *rollout, port int) error {
+	s, _ := m.slot(port)
+	if st := s.inst.Status(); st.PID != 0 {
+		m.setHeld([]int{port}, false)
+		r.progress("%d: already running (pid %d, %s)", port, st.PID, st.State)
+		return nil
+	}
+	m.mu.Lock()
+	err := s.matchHandoff(r.cfg)
+	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	next := instance.New(m.spec(r.cfg, s), m.log)
+	if err := next.Start(ctx, instance.GiveUp); err != nil {
+		return fmt.Errorf("start port %d: %w", port, err)
+	}
+	m.mu.Lock()
+	s.inst, s.held = next, false
+	m.mu.Unlock()
+	r.progress("%d: started, pid %d ready", port, next.Status().PID)
+	return nil
+}
+
+// maintain runs fn as a rollout of the current config on configured ports,
+// one at a time with reloads, and puts every port back into nginx if fn
+// fails half-way.
+func (m *Manager) maintain(ctx context.Context, ports []int, progress Progress, fn func(*rollout) error) error {
+	if !m.rollout.TryLock() {
+		return ErrReloadInProgress
+	}
+	defer m.rollout.Unlock()
+	cfg := m.Config()
+	for _, port := range ports {
+		if !slices.Contains(cfg.Ports, port) {
+			return fmt.Errorf("port %d %w (configured: %s)", port, errNoSuchPort, portList(cfg.Ports))
+		}
+	}
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	r := &rollout{m: m, old: cfg, cfg: cfg, progress: progress}
+	defer r.draining.Wait()
+	if err := fn(r); err != nil {
+		if perr := m.putBack(context.WithoutCancel(ctx), r); perr != nil {
+			return fmt.Errorf("%w; and %w", err, perr)
+		}
+		return err
+	}
+	return nil
+}
+
+func (m *Manager) setHeld(ports []int, held bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, port := range ports {
+		if s, ok := m.slots[port]; ok {
+			s.held = held
+		}
+	}
+}
+
+// heldPorts lists the ports stopped for maintenance, which stay marked
+// down in nginx.
+func (m *Manager) heldPorts() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var held []int
+	for port, s := range m.slots {
+		if s.held {
+			held = append(held, port)
+		}
+	}
+	slices.Sort(held)
+	return held
+}
