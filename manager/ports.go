@@ -33,6 +33,13 @@ func bindPort(port int, keep bool) (*os.File, error) {
 	return f, nil
 }
 
+// CheckPortFree says whether port can be bound now: nil, or a one-line
+// error naming the program that holds it.
+func CheckPortFree(port int) error {
+	_, err := bindPort(port, false)
+	return err
+}
+
 // portTaken turns a failed listen into a one-line error that names the
 // port and, where /proc shows it, the program holding it.
 func portTaken(port int, err error) error {

@@ -21,23 +21,25 @@ var ErrReloadInProgress = errors.New("a reload is in progress; try again when it
 // Progress receives one line per rollout step, as it happens.
 type Progress func(format string, args ...any)
 
-// plan is what a reload will do, worked out before anything is touched.
-type plan struct {
-	added, removed, replaced []int
+// Plan is what a reload will do, worked out before anything is touched.
+type Plan struct {
+	Added, Removed, Replaced []int
 }
 
-func makePlan(old, new *config.Config) plan {
-	var p plan
-	for _, port := range new.Ports {
-		if slices.Contains(old.Ports, port) {
-			p.replaced = append(p.replaced, port)
+// PlanPorts says which ports a reload from running to wanted adds,
+// removes and replaces.
+func PlanPorts(running, wanted []int) Plan {
+	var p Plan
+	for _, port := range wanted {
+		if slices.Contains(running, port) {
+			p.Replaced = append(p.Replaced, port)
 		} else {
-			p.added = append(p.added, port)
+			p.Added = append(p.Added, port)
 		}
 	}
-	for _, port := range old.Ports {
-		if !slices.Contains(new.Ports, port) {
-			p.removed = append(p.removed, port)
+	for _, port := range running {
+		if !slices.Contains(wanted, port) {
+			p.Removed = append(p.Removed, port)
 		}
 	}
 	return p
@@ -93,11 +95,11 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	// Replaced instances drain in the background while the rollout goes
 	// on; the reload is done only once they have all exited.
 	defer r.draining.Wait()
-	p := makePlan(old, cfg)
-	progress("config %s: %d to replace, %d to add, %d to remove", cfg.File, len(p.replaced), len(p.added), len(p.removed))
+	p := PlanPorts(old.Ports, cfg.Ports)
+	progress("config %s: %d to replace, %d to add, %d to remove", cfg.File, len(p.Replaced), len(p.Added), len(p.Removed))
 	// The nginx step is tried before anything else, so that a broken one
 	// stops the reload before any instance is touched.
-	if err := r.publish(ctx, r.upstreamPorts(), p.added); err != nil {
+	if err := r.publish(ctx, r.upstreamPorts(), p.Added); err != nil {
 		return fmt.Errorf("reload stopped before any change: %w", err)
 	}
 	if err := m.roll(ctx, r, p); err != nil {
@@ -114,14 +116,14 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 }
 
 // roll carries out a plan: add, replace batch by batch, remove.
-func (m *Manager) roll(ctx context.Context, r *rollout, p plan) error {
-	if err := m.addPorts(ctx, r.cfg, p.added, r.progress); err != nil {
+func (m *Manager) roll(ctx context.Context, r *rollout, p Plan) error {
+	if err := m.addPorts(ctx, r.cfg, p.Added, r.progress); err != nil {
 		return err
 	}
 	if err := m.putBack(ctx, r); err != nil {
 		return err
 	}
-	for batch := range slices.Chunk(p.replaced, r.cfg.Reload.MaxUnavailable) {
+	for batch := range slices.Chunk(p.Replaced, r.cfg.Reload.MaxUnavailable) {
 		if err := m.takeOut(ctx, r, batch); err != nil {
 			return err
 		}
@@ -132,10 +134,10 @@ func (m *Manager) roll(ctx context.Context, r *rollout, p plan) error {
 			return err
 		}
 	}
-	if err := m.takeOut(ctx, r, p.removed); err != nil {
+	if err := m.takeOut(ctx, r, p.Removed); err != nil {
 		return err
 	}
-	m.removePorts(ctx, p.removed, r.progress)
+	m.removePorts(ctx, p.Removed, r.progress)
 	return nil
 }
 

@@ -1,0 +1,76 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/manager"
+)
+
+func newCheck() *cobra.Command {
+	var cf configFlag
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "Validate the config and show what a reload would do, without doing it",
+		Long: `check is the 'nginx -t' of hellomgr: it validates the config (every problem,
+with its file, line and key) and, when a manager runs for it, shows what a
+reload would do: ports added, removed and replaced, and added ports that
+another program holds. Exit 0 when a reload would go ahead, 1 otherwise.`,
+		Args: exactArgs(0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := cf.load()
+			if err != nil {
+				return err
+			}
+			out := c.OutOrStdout()
+			fmt.Fprintf(out, "%s: ok, %d ports, %s\n", cfg.File, len(cfg.Ports), describeCommand(cfg))
+			report, err := clientFor(cfg).Status(c.Context())
+			if errors.Is(err, manager.ErrNotRunning) {
+				fmt.Fprintln(out, "no manager is running for this config: `hellomgr up` would start every port")
+				return checkFree(out, cfg.Ports)
+			}
+			if err != nil {
+				return err
+			}
+			var running []int
+			for _, in := range report.Instances {
+				running = append(running, in.Port)
+			}
+			plan := manager.PlanPorts(running, cfg.Ports)
+			fmt.Fprintf(out, "manager pid %d: a reload would\n", report.PID)
+			fmt.Fprintf(out, "  replace: %s\n  add:     %s\n  remove:  %s\n", orNone(plan.Replaced), orNone(plan.Added), orNone(plan.Removed))
+			return checkFree(out, plan.Added)
+		},
+	}
+	cf.register(c)
+	return c
+}
+
+// checkFree reports the ports another program holds; any is a failure.
+func checkFree(out io.Writer, ports []int) error {
+	var taken []error
+	for _, port := range ports {
+		if err := manager.CheckPortFree(port); err != nil {
+			taken = append(taken, err)
+		}
+	}
+	return errors.Join(taken...)
+}
+
+func describeCommand(cfg *config.Config) string {
+	if cfg.BuiltIn() {
+		return "built-in server"
+	}
+	return "command " + cfg.Command[0]
+}
+
+func orNone(ports []int) string {
+	if len(ports) == 0 {
+		return "none"
+	}
+	return joinPorts(ports)
+}
