@@ -28,6 +28,9 @@ type Spec struct {
 	StopTimeout time.Duration
 	Restart     RestartPolicy
 	Output      io.Writer // the child's stdout and stderr; nil discards
+	// OnFailed, if set, is called (on the instance's own goroutine) when
+	// the instance gives up and enters state failed.
+	OnFailed func(*Instance)
 }
 
 // RestartPolicy is the restart policy for a process that exits unasked.

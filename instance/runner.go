@@ -137,7 +137,7 @@ func (r *runner) exited(err error) bool {
 	if !wasReady && r.first != nil {
 		r.answerFirst(r.startError(pid, cause))
 		if r.mode == GiveUp {
-			r.i.setState(Failed, func(s *Status) { s.PID = 0 })
+			r.fail(nil)
 			return true
 		}
 	}
@@ -176,8 +176,7 @@ func (r *runner) scheduleRestart(reason string) bool {
 	r.readyAt = time.Time{}
 	r.fails++
 	if b.MaxTries > 0 && r.fails >= b.MaxTries {
-		r.i.setState(Failed, func(s *Status) {
-			s.PID = 0
+		r.fail(func(s *Status) {
 			s.LastError = fmt.Sprintf("gave up after %d failed starts in a row: %s", r.fails, s.LastError)
 		})
 		r.answerFirst(fmt.Errorf("instance %d: gave up after %d failed starts", r.i.spec.Port, r.fails))
@@ -188,6 +187,19 @@ func (r *runner) scheduleRestart(reason string) bool {
 	r.i.log.Info("restarting after backoff", "delay", delay, "reason", reason)
 	r.restartAt = time.After(delay)
 	return false
+}
+
+// fail enters state failed and tells whoever asked to know.
+func (r *runner) fail(update func(*Status)) {
+	r.i.setState(Failed, func(s *Status) {
+		s.PID = 0
+		if update != nil {
+			update(s)
+		}
+	})
+	if r.i.spec.OnFailed != nil {
+		r.i.spec.OnFailed(r.i)
+	}
 }
 
 // backoffDelay is Initial doubled for each failure after the first, capped at Max.

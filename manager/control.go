@@ -74,7 +74,9 @@ func (m *Manager) controlRoutes() http.Handler {
 		json.NewEncoder(w).Encode(m.Report())
 	})
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
-		stream(w, func(progress Progress) error { return m.Reload(r.Context(), progress) })
+		// A client that hangs up (Ctrl-C on `hellomgr reload`) stops
+		// watching, not the rollout: half a rollout is worse than a whole one.
+		stream(w, func(progress Progress) error { return m.Reload(context.WithoutCancel(r.Context()), progress) })
 	})
 	for path, op := range map[string]func(context.Context, []int, Progress) error{
 		"POST /v1/restart": m.Restart,
@@ -87,7 +89,7 @@ func (m *Manager) controlRoutes() http.Handler {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			stream(w, func(progress Progress) error { return op(r.Context(), ports, progress) })
+			stream(w, func(progress Progress) error { return op(context.WithoutCancel(r.Context()), ports, progress) })
 		})
 	}
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {

@@ -60,7 +60,7 @@ type slot struct {
 	port     int
 	inst     *instance.Instance
 	listener *os.File // the port's socket under handoff "socket", else nil
-	logFile  *os.File
+	logFile  io.WriteCloser
 	output   io.Writer
 	reloads  uint64
 	held     bool // stopped for maintenance: stays stopped across reloads
@@ -195,7 +195,7 @@ func (m *Manager) Serve(ctx context.Context) error {
 }
 
 func (m *Manager) newSlot(port int, listener *os.File) (*slot, error) {
-	f, err := openLog(m.cfg.Logs.Dir, port)
+	f, err := openLog(m.cfg.Logs, port, m.log)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,23 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 			Initial: cfg.Restart.Backoff, Max: cfg.Restart.MaxBackoff,
 			ResetAfter: cfg.Restart.ResetAfter, MaxTries: cfg.Restart.MaxTries,
 		},
-		Output: s.output,
+		Output:   s.output,
+		OnFailed: m.onFailed(s),
+	}
+}
+
+// onFailed closes a port's shared socket when its instance gives up, so
+// connects are refused (and nginx fails over at once) instead of waiting
+// in a queue no process will ever accept from. A later start, restart or
+// reload binds the port again.
+func (m *Manager) onFailed(s *slot) func(*instance.Instance) {
+	return func(i *instance.Instance) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if s.inst == i && s.listener != nil {
+			s.closeListener()
+			m.log.Warn("instance failed; its port is closed until it is started again", "port", s.port)
+		}
 	}
 }
 

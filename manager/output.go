@@ -4,20 +4,87 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/hellomgr/hellomgr/config"
 )
 
-// openLog opens (appending) the log file of one port.
-func openLog(dir string, port int) (*os.File, error) {
-	path := filepath.Join(dir, strconv.Itoa(port)+".log")
+// LogFile is the path of port's current log file under dir. Files
+// renamed aside by rotation sit beside it as <port>-<UTC time>.log.
+func LogFile(dir string, port int) string {
+	return filepath.Join(dir, strconv.Itoa(port)+".log")
+}
+
+// logWriter is one port's log file. lumberjack appends to it and, when a
+// write would take it past logs.max_size, renames it aside and starts a
+// new one, deleting the oldest beyond logs.max_files.
+//
+// Write never fails: its caller copies an instance's stdout and stderr,
+// and a failed write there would stop the copy and leave the instance
+// writing into a pipe nobody reads, so a full disk would hang or kill it.
+// The first failure is logged instead, and the output is lost until
+// writing works again. Writes after Close are dropped, so a late line
+// cannot create the file again.
+type logWriter struct {
+	port int
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	file    *lumberjack.Logger
+	closed  bool
+	failing bool
+}
+
+// openLog opens the log of one port. It creates the file now, with mode
+// 0644, so that a file that cannot be written is an error at start rather
+// than output lost later (lumberjack opens lazily, and gives the files it
+// rotates to the mode of the one before).
+func openLog(cfg config.Logs, port int, log *slog.Logger) (io.WriteCloser, error) {
+	path := LogFile(cfg.Dir, port)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log of port %d: %w", port, err)
 	}
-	return f, nil
+	f.Close()
+	return &logWriter{
+		port: port,
+		log:  log,
+		file: &lumberjack.Logger{Filename: path, MaxSize: cfg.MaxSizeMB, MaxBackups: cfg.MaxFiles},
+	}, nil
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return len(p), nil
+	}
+	_, err := w.file.Write(p)
+	switch {
+	case err != nil && !w.failing:
+		w.log.Warn("cannot write instance output to its log; output is lost until it can", "port", w.port, "err", err)
+	case err == nil && w.failing:
+		w.log.Info("instance output reaches its log again", "port", w.port)
+	}
+	w.failing = err != nil
+	return len(p), nil
+}
+
+// Close closes the file. It is safe to call more than once.
+func (w *logWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	return w.file.Close()
 }
 
 // checkLogDir creates the log folder and proves it writable, so `up`

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,41 @@ var behaviours = map[string]func() int{
 	"exit-at-once": exitAtOnce,
 	"hang":         hang,
 	"ignore-term":  ignoreTerm,
+	// crash-on-port exits at once on the port named by CRASH_PORT, and
+	// serves on the others: one crash-looping instance among healthy ones.
+	"crash-on-port": func() int {
+		if os.Getenv("PORT") == os.Getenv("CRASH_PORT") {
+			return exitAtOnce()
+		}
+		return serve()
+	},
+	// control-status asks the control socket named by SOCKET for the
+	// status and prints the first line of the answer, or the error: run as
+	// another user, it shows what the manager lets that user see.
+	"control-status": func() int {
+		conn, err := net.Dial("unix", os.Getenv("SOCKET"))
+		if err != nil {
+			fmt.Println("dial:", err)
+			return 0
+		}
+		defer conn.Close()
+		fmt.Fprint(conn, "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
+		buf := make([]byte, 64)
+		n, err := conn.Read(buf)
+		if err != nil {
+			fmt.Println("read:", err)
+			return 0
+		}
+		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+		fmt.Println("answer:", line)
+		return 0
+	},
+	// slow-start waits SLOW_START (a duration) before serving.
+	"slow-start": func() int {
+		d, _ := time.ParseDuration(os.Getenv("SLOW_START"))
+		time.Sleep(d)
+		return serve()
+	},
 	"with-grandchild": func() int {
 		// A grandchild in the same process group, to check that stopping
 		// reaches the whole group.
@@ -72,6 +108,9 @@ func serveUntil(sigs ...os.Signal) int {
 	}
 	pid := strconv.Itoa(os.Getpid())
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" { // an in-flight request that outlasts a stop signal
+			time.Sleep(time.Second)
+		}
 		fmt.Fprintf(w, "pid %s %s", pid, os.Getenv("MESSAGE"))
 	})}
 	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
