@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 type deployment struct {
 	t   *testing.T
 	dir string
+	bin string // the hellomgr binary to run; hellomgrBin unless a test sets it
 }
 
 // newDeployment makes a short temp folder (Unix socket paths are limited
@@ -27,7 +31,7 @@ func newDeployment(t *testing.T) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &deployment{t: t, dir: dir}
+	d := &deployment{t: t, dir: dir, bin: hellomgrBin}
 	t.Cleanup(func() {
 		if pid := d.managerPID(); pid > 0 {
 			syscall.Kill(pid, syscall.SIGKILL) // its instances die with it
@@ -45,7 +49,7 @@ func (d *deployment) write(name, text string) {
 }
 
 func (d *deployment) run(args ...string) (string, error) {
-	cmd := exec.Command(hellomgrBin, append(args, "-c", filepath.Join(d.dir, "config.yaml"))...)
+	cmd := exec.Command(d.bin, append(args, "-c", filepath.Join(d.dir, "config.yaml"))...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -106,4 +110,15 @@ func checkReplaced(t *testing.T, before, after map[int]int) {
 			t.Errorf("port %d: pid %d -> %d, want a new process", port, pid, after[port])
 		}
 	}
+}
+
+// get returns the body of GET / on a port, or why not.
+func get(port int) (string, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
