@@ -22,11 +22,8 @@ func (m *Manager) Restart(ctx context.Context, ports []int, progress Progress) e
 			if err := m.replaceBatch(ctx, r, batch); err != nil {
 				return err
 			}
-			if err := m.putBack(ctx, r); err != nil {
-				return err
-			}
 		}
-		return nil
+		return m.putBack(ctx, r)
 	})
 }
 

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
@@ -19,6 +22,30 @@ import (
 // renamed aside by rotation sit beside it as <port>-<UTC time>.log.
 func LogFile(dir string, port int) string {
 	return filepath.Join(dir, strconv.Itoa(port)+".log")
+}
+
+// backupTime is how lumberjack stamps the files it renames aside
+// (<port>-<time>.log, in UTC), which sorts oldest first.
+const backupTime = "2006-01-02T15-04-05.000"
+
+// LogBackups returns the files rotation renamed aside for port under dir,
+// oldest first. A file whose name does not carry lumberjack's time stamp
+// is someone else's and is left out.
+func LogBackups(dir string, port int) ([]string, error) {
+	prefix := strconv.Itoa(port) + "-"
+	matches, err := filepath.Glob(filepath.Join(dir, prefix+"*.log"))
+	if err != nil {
+		return nil, fmt.Errorf("old logs of port %d: %w", port, err)
+	}
+	var out []string
+	for _, m := range matches {
+		stamp := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), prefix), ".log")
+		if _, err := time.Parse(backupTime, stamp); err == nil {
+			out = append(out, m)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // logWriter is one port's log file. lumberjack appends to it and, when a

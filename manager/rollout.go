@@ -100,6 +100,12 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	// The nginx step is tried before anything else, so that a broken one
 	// stops the reload before any instance is touched.
 	if err := r.publish(ctx, r.upstreamPorts(), p.Added); err != nil {
+		// Put back the file nginx runs with: left as written, it would
+		// bring ports that do not run yet into nginx at its next reload.
+		// Best effort: the error that stopped the reload is the one to show.
+		if old.Nginx != nil {
+			upstream(old, old.Ports, m.heldPorts()).WriteFile(old.Nginx.UpstreamFile)
+		}
 		return fmt.Errorf("reload stopped before any change: %w", err)
 	}
 	if err := m.roll(ctx, r, p); err != nil {
@@ -120,17 +126,15 @@ func (m *Manager) roll(ctx context.Context, r *rollout, p Plan) error {
 	if err := m.addPorts(ctx, r.cfg, p.Added, r.progress); err != nil {
 		return err
 	}
-	if err := m.putBack(ctx, r); err != nil {
-		return err
-	}
+	// Each takeOut publishes the upstream with only its own batch down,
+	// which puts the previous batch back in the same nginx reload; the
+	// caller puts the last one back. Every nginx reload closes nginx's idle
+	// client connections, so fewer is better for clients.
 	for batch := range slices.Chunk(p.Replaced, r.cfg.Reload.MaxUnavailable) {
 		if err := m.takeOut(ctx, r, batch); err != nil {
 			return err
 		}
 		if err := m.replaceBatch(ctx, r, batch); err != nil {
-			return err
-		}
-		if err := m.putBack(ctx, r); err != nil {
 			return err
 		}
 	}
