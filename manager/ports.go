@@ -30,7 +30,30 @@ func bindPort(port int, keep bool) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port %d: %w", port, err)
 	}
-	return f, nil
+	return nonblockingFile(f)
+}
+
+// nonblockingFile returns a copy of a socket file that exec.Cmd can pass
+// to any number of children without changing its mode. Cmd.Start calls
+// Fd on every extra file, and Fd on a file Go believes non-blocking puts
+// the socket in blocking mode: a flag shared by every process holding the
+// socket, so the instance already accepting on it would block in accept and
+// could no longer stop accepting when asked to drain. A file made from a
+// descriptor that was blocking when wrapped is one Go never touches again;
+// the socket is then set non-blocking behind its back, as every app that
+// accepts on it expects.
+func nonblockingFile(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := syscall.Dup(int(f.Fd())) // Fd: blocking, for now
+	if err != nil {
+		return nil, fmt.Errorf("duplicate socket: %w", err)
+	}
+	g := os.NewFile(uintptr(fd), f.Name())
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("socket non-blocking: %w", err)
+	}
+	return g, nil
 }
 
 // CheckPortFree says whether port can be bound now: nil, or a one-line
