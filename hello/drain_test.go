@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -318,9 +320,46 @@ func TestDrainBlockingSocket(t *testing.T) {
 		t.Fatalf("GET /: got %d, want 200", code)
 	}
 	c.CloseIdleConnections()
+	waitAcceptBlocked(t)
 
 	if err := in.stop(t); err != nil {
 		t.Errorf("Run returned %v, want nil", err)
 	}
 	in.logs.wait(t, "accept is blocked in the kernel")
+}
+
+// waitAcceptBlocked waits until a thread of this process sleeps in
+// accept(2) in the kernel, as /proc/self/task/*/wchan shows. It skips the
+// test where the kernel does not show that.
+func waitAcceptBlocked(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		wchans := threadWchans()
+		if len(wchans) == 0 {
+			t.Skip("the kernel shows no thread's wchan in /proc")
+		}
+		for _, w := range wchans {
+			if strings.Contains(w, "accept") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no thread blocked in accept(2) after %v: %q", waitLimit, wchans)
+		}
+		time.Sleep(time.Millisecond) // polling, not a measure
+	}
+}
+
+// threadWchans returns where each thread of this process sleeps in the
+// kernel, leaving out those the kernel does not name.
+func threadWchans() []string {
+	paths, _ := filepath.Glob("/proc/self/task/*/wchan")
+	var wchans []string
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && len(b) > 0 && string(b) != "0" {
+			wchans = append(wchans, string(b))
+		}
+	}
+	return wchans
 }

@@ -55,7 +55,7 @@ func TestOversizedHeaders(t *testing.T) {
 // stalling neither blocks other requests nor keeps its connection for
 // longer than ReadHeaderTimeout (shortened here).
 func TestSlowloris(t *testing.T) {
-	in := start(t, Options{tune: func(s *http.Server) { s.ReadHeaderTimeout = 200 * time.Millisecond }})
+	in := start(t, Options{tune: func(s *http.Server) { s.ReadHeaderTimeout = 500 * time.Millisecond }})
 	slow, err := net.Dial("tcp", strings.TrimPrefix(in.url, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,11 @@ func startChild(t *testing.T, fd *os.File, message string, env ...string) *child
 	}()
 	t.Cleanup(func() {
 		c.cmd.Process.Kill()
-		<-c.exited
+		select {
+		case <-c.exited:
+		case <-time.After(waitLimit):
+			t.Errorf("pid %d: not reaped %v after SIGKILL", c.cmd.Process.Pid, waitLimit)
+		}
 	})
 	return c
 }

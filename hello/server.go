@@ -5,7 +5,7 @@
 //
 // Run serves on a socket inherited from the manager (LISTEN_FDS=1, fd 3) when
 // there is one, so that the kernel's accept queue outlives the process, and
-// on a port of its own otherwise. See drain.go for what happens on stop.
+// on a port of its own otherwise. Run says what happens on stop.
 package hello
 
 import (
@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/hellomgr/hellomgr/notify"
 )
 
 // Defaults for the zero values of Options.
@@ -170,7 +172,7 @@ func (s *server) logf(format string, args ...any) {
 
 // notify sends state to the service manager, logging a failure to do so.
 func (s *server) notify(state string) {
-	if err := notify(state); err != nil {
+	if err := notify.Send(state); err != nil {
 		s.logf("%v", err)
 	}
 }
