@@ -123,6 +123,17 @@ testdata/bad/env_bad.yaml:7: env.OK: listed twice (first on line 6)`},
 	{"ready_http_path.yaml", `testdata/bad/ready_http_path.yaml:3: ready.http: want a path starting with "/" and without spaces, like "/healthz", got "health"`},
 	{"ready_http_url.yaml", `testdata/bad/ready_http_url.yaml:3: ready.http: want a path, not a URL; write "/health?full=1"`},
 	{"logs_under_file.yaml", `testdata/bad/logs_under_file.yaml:3: logs.dir: "logs_under_file.yaml/logs" ($D/logs_under_file.yaml/logs) cannot be created: $D/logs_under_file.yaml is not a directory`},
+	{"logs_size_bare.yaml", `testdata/bad/logs_size_bare.yaml:3: logs.max_size: 10 has no unit; write e.g. "10MB"`},
+	{"logs_size_small.yaml", `testdata/bad/logs_size_small.yaml:3: logs.max_size: files rotate in whole megabytes; want "1MB" or more, got "500KB"`},
+	{"logs_size_zero.yaml", `testdata/bad/logs_size_zero.yaml:3: logs.max_size: must be more than 0, like "10MB"`},
+	{"logs_size_fraction.yaml", `testdata/bad/logs_size_fraction.yaml:3: logs.max_size: want a size like "10MB" or "1GB", got "1.5GB"`},
+	{"logs_size_unit.yaml", `testdata/bad/logs_size_unit.yaml:3: logs.max_size: unknown unit "TB"; want MB or GB, like "10MB"`},
+	{"logs_size_huge.yaml", `testdata/bad/logs_size_huge.yaml:3: logs.max_size: "2048GB" is too large; at most 1024GB`},
+	{"logs_size_list.yaml", `testdata/bad/logs_size_list.yaml:3: logs.max_size: want a size like "10MB" or "1GB", got a list`},
+	{"logs_files_zero.yaml", `testdata/bad/logs_files_zero.yaml:3: logs.max_files: must be 1 or more (old files kept per port), got 0`},
+	{"logs_files_type.yaml", `testdata/bad/logs_files_type.yaml:3: logs.max_files: want a whole number, got "five"`},
+	{"logs_unknown_key.yaml", `testdata/bad/logs_unknown_key.yaml:4: logs: unknown key "max_sise" (did you mean "max_size"?)
+testdata/bad/logs_unknown_key.yaml:5: logs: unknown key "rotate" (want one of dir, max_size, max_files)`},
 	{"socket_too_long.yaml", `testdata/bad/socket_too_long.yaml:2: socket: path is 110 bytes, more than the 107 a Unix socket allows; choose a shorter one, e.g. socket: /tmp/hellomgr.sock`},
 
 	// Everything wrong at once comes out in one error, in line order.

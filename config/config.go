@@ -105,6 +105,12 @@ type Reload struct {
 // Logs is where each instance's output goes (key `logs`).
 type Logs struct {
 	Dir string // `logs.dir`, default "logs": one file per port, e.g. logs/8001.log
+	// MaxSizeMB is `logs.max_size` in megabytes (1 MB = 1024*1024 bytes),
+	// default 10: a port's file is renamed aside once it would grow past it.
+	MaxSizeMB int
+	// MaxFiles is `logs.max_files`, default 5: renamed-aside files kept per
+	// port; the oldest beyond it is deleted.
+	MaxFiles int
 }
 
 // Metrics is the manager's own HTTP endpoint (key `metrics`).

@@ -44,7 +44,7 @@ func TestDefaults(t *testing.T) {
 		Stop:     Stop{Signal: syscall.SIGTERM, Timeout: 10 * time.Second},
 		Restart:  Restart{Backoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, ResetAfter: 10 * time.Second, MaxTries: 10},
 		Reload:   Reload{MaxUnavailable: 1, Handoff: HandoffSocket},
-		Logs:     Logs{Dir: filepath.Join(dir, "logs")},
+		Logs:     Logs{Dir: filepath.Join(dir, "logs"), MaxSizeMB: 10, MaxFiles: 5},
 		Metrics:  Metrics{Address: "127.0.0.1:0"},
 		Socket:   filepath.Join(dir, ".hellomgr", "hellomgr.sock"),
 		StateDir: filepath.Join(dir, ".hellomgr"),
@@ -132,7 +132,7 @@ func TestFullConfig(t *testing.T) {
 		Stop:     Stop{Signal: syscall.SIGINT, Timeout: 3 * time.Second},
 		Restart:  Restart{Backoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second, ResetAfter: 30 * time.Second, MaxTries: 0},
 		Reload:   Reload{MaxUnavailable: 2, Handoff: HandoffSocket},
-		Logs:     Logs{Dir: filepath.Join(filepath.Dir(dir), "logs-not-yet")},
+		Logs:     Logs{Dir: filepath.Join(filepath.Dir(dir), "logs-not-yet"), MaxSizeMB: 1024, MaxFiles: 3},
 		Metrics:  Metrics{Address: "off"},
 		Socket:   "/tmp/hellomgr-test.sock",
 		StateDir: filepath.Join(dir, ".hellomgr"),
@@ -234,5 +234,17 @@ func TestErrorsJoined(t *testing.T) {
 	var joined interface{ Unwrap() []error }
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 4 {
 		t.Fatalf("got %v, want 4 joined errors", err)
+	}
+}
+
+func TestLogSizes(t *testing.T) {
+	for text, want := range map[string]int{
+		"1MB": 1, "10MB": 10, "10 MB": 10, "10mb": 10, "10M": 10, "10MiB": 10,
+		"1GB": 1024, "2g": 2048, "1GiB": 1024, "1024GB": 1 << 20,
+	} {
+		c := mustLoad(t, write(t, "ports: [8001]\nlogs: {max_size: "+text+"}"))
+		if c.Logs.MaxSizeMB != want {
+			t.Errorf("max_size %q: got %d MB, want %d", text, c.Logs.MaxSizeMB, want)
+		}
 	}
 }

@@ -68,7 +68,7 @@ func defaults(file string) *Config {
 		Stop:     Stop{Signal: syscall.SIGTERM, Timeout: 10 * time.Second},
 		Restart:  Restart{Backoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, ResetAfter: 10 * time.Second, MaxTries: 10},
 		Reload:   Reload{MaxUnavailable: 1},
-		Logs:     Logs{Dir: filepath.Join(dir, "logs")},
+		Logs:     Logs{Dir: filepath.Join(dir, "logs"), MaxSizeMB: 10, MaxFiles: 5},
 		Metrics:  Metrics{Address: "127.0.0.1:0"},
 		Socket:   filepath.Join(state, "hellomgr.sock"),
 		StateDir: state,

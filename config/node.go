@@ -18,7 +18,7 @@ var keys = map[string][]string{
 	"stop":    {"signal", "timeout"},
 	"restart": {"backoff", "max_backoff", "reset_after", "max_tries"},
 	"reload":  {"max_unavailable", "handoff"},
-	"logs":    {"dir"},
+	"logs":    {"dir", "max_size", "max_files"},
 	"metrics": {"address"},
 	"nginx":   {"upstream", "upstream_file", "reload_command", "drain_timeout"},
 }

@@ -70,21 +70,19 @@ func missing(given string, err error) string {
 	return msg
 }
 
-// logs reads `logs`. The folder is created by the manager, so it need not
-// exist, but it must be creatable: its nearest existing parent must be a
-// folder.
-func (p *parser) logs(v *yaml.Node) {
-	p.section("logs", v, keys["logs"], func(k, val *yaml.Node) {
-		given, abs, ok := p.path("logs.dir", val, `a folder like "logs"`)
-		if !ok {
-			return
-		}
-		if msg := creatable(abs); msg != "" {
-			p.add(val.Line, "logs.dir", "%s %s", shown(given, abs), msg)
-			return
-		}
-		p.c.Logs.Dir = abs
-	})
+// logsDir reads `logs.dir`. The folder is created by the manager, so it
+// need not exist, but it must be creatable: its nearest existing parent
+// must be a folder.
+func (p *parser) logsDir(val *yaml.Node) {
+	given, abs, ok := p.path("logs.dir", val, `a folder like "logs"`)
+	if !ok {
+		return
+	}
+	if msg := creatable(abs); msg != "" {
+		p.add(val.Line, "logs.dir", "%s %s", shown(given, abs), msg)
+		return
+	}
+	p.c.Logs.Dir = abs
 }
 
 // creatable says why the folder dir could not be used or made, or "".

@@ -241,3 +241,70 @@ func isIP(host string) bool {
 	_, err := netip.ParseAddr(host)
 	return err == nil
 }
+
+// logs reads `logs`: the folder, and how each port's file is rotated.
+func (p *parser) logs(v *yaml.Node) {
+	p.section("logs", v, keys["logs"], func(k, val *yaml.Node) {
+		switch k.Value {
+		case "dir":
+			p.logsDir(val)
+		case "max_size":
+			set(&p.c.Logs.MaxSizeMB)(p.megabytes("logs.max_size", val))
+		case "max_files":
+			n, ok := p.integer("logs.max_files", val)
+			if ok && n < 1 {
+				p.add(val.Line, "logs.max_files", "must be 1 or more (old files kept per port), got %d", n)
+			} else if ok {
+				p.c.Logs.MaxFiles = n
+			}
+		}
+	})
+}
+
+// maxLogMB bounds logs.max_size well below where megabytes overflow bytes.
+const maxLogMB = 1 << 20 // 1024GB
+
+var sizeText = regexp.MustCompile(`^([0-9]+)\s*([A-Za-z]*)$`)
+
+// megabytes reads a size in whole megabytes, like "10MB" or "1GB". Files
+// rotate in whole megabytes (lumberjack's unit), so smaller units are
+// refused rather than rounded; a bare number is refused because its unit
+// would be a guess, as for durations.
+func (p *parser) megabytes(key string, v *yaml.Node) (int, bool) {
+	n := deref(v)
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		p.add(v.Line, key, `want a size like "10MB" or "1GB", got %s`, describe(n))
+		return 0, false
+	}
+	m := sizeText.FindStringSubmatch(strings.TrimSpace(n.Value))
+	if m == nil {
+		p.add(v.Line, key, `want a size like "10MB" or "1GB", got %s`, describe(n))
+		return 0, false
+	}
+	num, err := strconv.Atoi(m[1])
+	per := 0
+	switch strings.ToUpper(m[2]) {
+	case "":
+		p.add(v.Line, key, `%s has no unit; write e.g. "%sMB"`, short(m[1]), short(m[1]))
+		return 0, false
+	case "M", "MB", "MIB":
+		per = 1
+	case "G", "GB", "GIB":
+		per = 1024
+	case "B", "K", "KB", "KIB":
+		p.add(v.Line, key, `files rotate in whole megabytes; want "1MB" or more, got %s`, quote(n.Value))
+		return 0, false
+	default:
+		p.add(v.Line, key, `unknown unit %s; want MB or GB, like "10MB"`, quote(m[2]))
+		return 0, false
+	}
+	switch {
+	case err != nil || num > maxLogMB/per:
+		p.add(v.Line, key, "%s is too large; at most %dGB", quote(n.Value), maxLogMB/1024)
+	case num == 0:
+		p.add(v.Line, key, `must be more than 0, like "10MB"`)
+	default:
+		return num * per, true
+	}
+	return 0, false
+}

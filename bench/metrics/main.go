@@ -1,0 +1,111 @@
+// Command metrics measures what hellomgr's metrics cost, for the two
+// targets of the metrics issue:
+//
+//  1. Throughput of the built-in server with its instrumentation (`hellomgr
+//     serve`, which counts and times every request and serves /metrics)
+//     against the same server without it (`hellomgr serve --no-metrics`):
+//     one wrk run on GET / for each, one after the other, side by side,
+//     with the CPU time the server used per request. Target: the
+//     instrumented server keeps at least 95% of the throughput.
+//  2. Latency of a scrape of the manager's /probe?port=N with 64 built-in
+//     instances running: N scrapes one after the other, round the ports,
+//     on one keep-alive connection, as Prometheus makes them. Target: under
+//     5 ms.
+//
+// It builds hellomgr from this module into a temporary folder, starts its
+// own servers and manager on free loopback ports, and stops each of them by
+// pid before it returns, on error and on Ctrl-C too. wrk comes from
+// Debian's package of that name. Run it from the repository root:
+//
+//	go run ./bench/metrics
+//
+// On a machine with two CPUs or more, the server runs on CPU 0 and wrk on
+// CPU 1 (taskset), so that the two do not take CPU from each other;
+// -pin=false lets both float.
+//
+// A 5% difference is within the noise of one run on a machine that runs
+// anything else. -rounds N repeats the pair, alternating which goes first,
+// and reports medians; -together runs both servers on CPU 0, and a wrk on
+// each, at the same time, so that whatever else runs slows both alike.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	duration    time.Duration // of each measured wrk run
+	warmup      time.Duration // unmeasured wrk run before each
+	connections int
+	threads     int
+	pin         bool
+	rounds      int  // wrk runs per server, alternating
+	together    bool // both servers and both wrk at once
+	instances   int  // for the scrape latency
+	scrapes     int
+	timeout     time.Duration // the whole run
+}
+
+func main() {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured wrk run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each measured one")
+	flag.IntVar(&o.connections, "connections", 64, "wrk connections")
+	flag.IntVar(&o.threads, "threads", 1, "wrk threads")
+	flag.BoolVar(&o.pin, "pin", true, "run the server on CPU 0 and wrk on CPU 1 (needs 2 CPUs)")
+	flag.IntVar(&o.rounds, "rounds", 1, "wrk runs per server, metrics on and off alternating")
+	flag.BoolVar(&o.together, "together", false, "run both servers, and a wrk on each, at the same time")
+	flag.IntVar(&o.instances, "instances", 64, "built-in instances under the manager for the scrape latency")
+	flag.IntVar(&o.scrapes, "scrapes", 2000, "scrapes of /probe?port=N to time")
+	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "limit for the whole run")
+	flag.Parse()
+	if flag.NArg() > 0 || o.rounds < 1 || o.scrapes < 1 || o.instances < 1 || o.connections < 1 || o.threads < 1 {
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench/metrics [flags]; -rounds, -scrapes, -instances, -connections and -threads are at least 1")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/metrics:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if _, err := os.Stat(wrkPath); err != nil {
+		return errors.New("/usr/bin/wrk is missing: apt-get install -y wrk")
+	}
+	dir, err := os.MkdirTemp("", "hmbm")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := build(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if o.pin && numCPU() < 2 {
+		fmt.Fprintln(os.Stderr, "bench/metrics: fewer than 2 CPUs, not pinning")
+		o.pin = false
+	}
+	runs, err := throughput(ctx, bin, o)
+	if err != nil {
+		return err
+	}
+	printThroughput(os.Stdout, runs, o)
+	lat, err := scrapeLatency(ctx, bin, dir, o)
+	if err != nil {
+		return err
+	}
+	printScrapes(os.Stdout, lat, o)
+	return nil
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/proc"
+)
+
+// repoRoot is the folder of the main module's go.mod, so the bench can be
+// run from anywhere inside the repository.
+func repoRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the hellomgr module; run from the repository root")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// build compiles hellomgr into a temporary folder, as a user would build it.
+func build(ctx context.Context, root string) (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "hmbin")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	bin = filepath.Join(dir, "hellomgr")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, remove, nil
+}
+
+// freePorts finds n distinct free ports: all are held open together, so
+// the kernel hands out n different ones, then closed for hellomgr to bind.
+func freePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", ":0") // all interfaces, as hellomgr binds
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// process names one process for as long as it lives: a pid alone could be
+// reused by an unrelated process once ours has gone.
+type process struct {
+	PID   int
+	Start time.Time
+}
+
+func lookup(pid int) (process, bool) {
+	st, err := proc.Read(pid)
+	if err != nil {
+		return process{}, false
+	}
+	return process{PID: pid, Start: st.StartTime}, true
+}
+
+func (p process) alive() bool {
+	st, err := proc.Read(p.PID)
+	return err == nil && st.StartTime.Equal(p.Start)
+}
+
+// deployment is one config folder with its manager and instances.
+type deployment struct {
+	bin, dir, file string
+	ports          []int
+	cfg            *config.Config
+	manager        process
+	metricsAddr    string
+	seen           map[int]process // every instance process seen, by pid
+	downed         bool
+	http           *http.Client // for the manager's /metrics
+}
+
+func newDeployment(bin string, n int) (*deployment, error) {
+	dir, err := os.MkdirTemp("", "hm") // short: the control socket lives here
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(n)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	d := &deployment{bin: bin, dir: dir, file: filepath.Join(dir, "config.yaml"), ports: ports, seen: map[int]process{},
+		http: &http.Client{Timeout: 5 * time.Second}}
+	if err := d.writeConfig(1); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return d, nil
+}
+
+// writeConfig writes the built-in server on every port, with the metrics
+// endpoint on a free loopback port and the given reload.max_unavailable.
+func (d *deployment) writeConfig(maxUnavailable int) error {
+	var b bytes.Buffer
+	b.WriteString("ports:\n")
+	for _, p := range d.ports {
+		fmt.Fprintf(&b, "  - %d\n", p)
+	}
+	fmt.Fprintf(&b, "metrics:\n  address: 127.0.0.1:0\nreload:\n  max_unavailable: %d\n", maxUnavailable)
+	if err := os.WriteFile(d.file, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	cfg, err := config.Load(d.file)
+	if err != nil {
+		return fmt.Errorf("the bench's own config: %w", err)
+	}
+	d.cfg = cfg
+	return nil
+}
+
+// hellomgr runs one hellomgr command on the deployment's config and
+// returns its wall time.
+func (d *deployment) hellomgr(ctx context.Context, args ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, d.bin, append(args, "-c", d.file)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if err != nil {
+		return took, fmt.Errorf("hellomgr %s: %w\n%s", strings.Join(args, " "), err, lastLines(out.String(), 20))
+	}
+	return took, nil
+}
+
+// up starts the manager in the background and learns its pid, its metrics
+// address and its instances. It returns the time until all were ready.
+func (d *deployment) up(ctx context.Context) (time.Duration, error) {
+	took, err := d.hellomgr(ctx, "up", "-d")
+	// Whatever `up` said, a manager may have started: learn its pid so
+	// that close can stop it.
+	if pid, _ := manager.RunningPID(d.cfg.StateDir); pid != 0 {
+		d.manager, _ = lookup(pid)
+	}
+	if err != nil {
+		return took, err
+	}
+	if d.manager.PID == 0 {
+		return took, errors.New("up -d returned but no manager pid is recorded")
+	}
+	return took, d.refresh(ctx)
+}
+
+// refresh reads the manager's report and records every instance process,
+// so that none can outlive the bench unnoticed. Every instance must be
+// ready.
+func (d *deployment) refresh(ctx context.Context) error {
+	r, err := manager.Dial(d.cfg.Socket).Status(ctx)
+	if err != nil {
+		return err
+	}
+	if r.PID != d.manager.PID {
+		return fmt.Errorf("the control socket answers for pid %d, the pid file says %d", r.PID, d.manager.PID)
+	}
+	d.metricsAddr = r.MetricsAddr
+	if len(r.Instances) != len(d.ports) {
+		return fmt.Errorf("%d instances reported, want %d", len(r.Instances), len(d.ports))
+	}
+	for _, in := range r.Instances {
+		if p, ok := lookup(in.PID); ok {
+			d.seen[in.PID] = p
+		}
+		if in.State != "ready" {
+			return fmt.Errorf("port %d: state %s, want ready", in.Port, in.State)
+		}
+	}
+	return nil
+}
+
+// down runs `hellomgr down`, then checks that the manager and every
+// instance process ever seen are gone.
+func (d *deployment) down(ctx context.Context) (time.Duration, error) {
+	took, err := d.hellomgr(ctx, "down")
+	if err != nil {
+		return took, err
+	}
+	d.downed = true
+	if left := d.waitGone(5 * time.Second); len(left) > 0 {
+		return took, fmt.Errorf("after down, %d processes still run: %v", len(left), left)
+	}
+	return took, nil
+}
+
+// waitGone waits until the manager and every seen instance have exited,
+// and returns the pids still alive at the deadline.
+func (d *deployment) waitGone(limit time.Duration) []int {
+	deadline := time.Now().Add(limit)
+	for {
+		var left []int
+		for _, p := range d.all() {
+			if p.alive() {
+				left = append(left, p.PID)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (d *deployment) all() []process {
+	out := []process{}
+	if d.manager.PID != 0 {
+		out = append(out, d.manager)
+	}
+	for _, p := range d.seen {
+		out = append(out, p)
+	}
+	return out
+}
+
+// close stops whatever still runs, by pid: SIGTERM to the manager (it
+// stops its instances gracefully), SIGKILL if it is still there after a
+// while, then SIGKILL to any instance seen that outlived it (they should
+// not: they run with a parent-death signal). It removes the folder, after
+// copying the manager's log to stderr if the run failed.
+func (d *deployment) close(failed bool) error {
+	defer os.RemoveAll(d.dir)
+	d.http.CloseIdleConnections()
+	if failed {
+		if log, err := os.ReadFile(filepath.Join(d.cfg.StateDir, "hellomgr.log")); err == nil {
+			fmt.Fprintf(os.Stderr, "manager log (last lines):\n%s\n", lastLines(string(log), 30))
+		}
+	}
+	if failed && d.manager.PID != 0 && !d.manager.alive() {
+		logf("the manager (pid %d) had already exited", d.manager.PID)
+	}
+	if d.manager.alive() {
+		syscall.Kill(d.manager.PID, syscall.SIGTERM)
+		if left := d.waitGone(d.cfg.Stop.Timeout + 5*time.Second); len(left) > 0 && d.manager.alive() {
+			syscall.Kill(d.manager.PID, syscall.SIGKILL)
+		}
+	}
+	for _, p := range d.seen {
+		if p.alive() {
+			syscall.Kill(p.PID, syscall.SIGKILL)
+		}
+	}
+	if left := d.waitGone(5 * time.Second); len(left) > 0 {
+		return fmt.Errorf("processes still running after cleanup: %v", left)
+	}
+	if failed || !d.downed {
+		logf("cleaned up the manager and %d instance processes", len(d.seen))
+	}
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

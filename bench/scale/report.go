@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// column is one figure of the main table.
+type column struct {
+	head  string
+	get   func(result) float64
+	unit  string            // of the per-instance slope
+	scale float64           // from the column's unit to the slope's
+	mark  func(result) bool // a figure with a footnote (†)
+}
+
+func columns(o options) []column {
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	return []column{
+		{"all ready (s)", func(r result) float64 { return r.ReadySeconds }, "ms", 1000, nil},
+		{"CPU to start all (s)", func(r result) float64 { return r.UpCPU }, "ms", 1000, nil},
+		{"reload, 1 at a time (s)", func(r result) float64 { return r.Reload.Seconds }, "ms", 1000, func(r result) bool { return r.Reload.CLIError != "" }},
+		{fmt.Sprintf("reload, %d at a time (s)", o.wide), func(r result) float64 { return r.Wide.Seconds }, "ms", 1000, func(r result) bool { return r.Wide.CLIError != "" }},
+		{"down (s)", func(r result) float64 { return r.DownSeconds }, "ms", 1000, nil},
+		{"manager RSS after up (MiB)", func(r result) float64 { return mb(r.MemAfterUp.RSS) }, "KiB", 1024, nil},
+		{"manager RSS after idle (MiB)", func(r result) float64 { return mb(r.MemIdle.RSS) }, "KiB", 1024, nil},
+		{"manager peak RSS (MiB)", func(r result) float64 { return mb(r.MemAtEnd.Peak) }, "KiB", 1024, nil},
+		{"manager idle CPU (% core)", func(r result) float64 { return 100 * r.IdleCPU }, "% core", 1, nil},
+		{"status p50 (ms)", func(r result) float64 { return r.Status.Median }, "µs", 1000, nil},
+		{"status p95 (ms)", func(r result) float64 { return r.Status.P95 }, "µs", 1000, nil},
+		{"status socket p50 (ms)", func(r result) float64 { return r.StatusSocket.Median }, "µs", 1000, nil},
+		{"manager CPU per status (ms)", func(r result) float64 { return r.StatusCPU }, "µs", 1000, nil},
+		{"probe p50 (ms)", func(r result) float64 { return r.Probe.Median }, "µs", 1000, nil},
+		{"probe p95 (ms)", func(r result) float64 { return r.Probe.P95 }, "µs", 1000, nil},
+	}
+}
+
+// printReport writes the markdown report: the figures by size, how each
+// grows from the smallest size to the largest, the manager's memory
+// broken down, the targets, the machine and the command.
+func printReport(w io.Writer, rs []result, o options) {
+	cols := columns(o)
+	fmt.Fprintf(w, "\n## hellomgr at scale (built-in instances)\n\n### Start, reload, stop\n\n")
+	printTable(w, rs, cols[:5])
+	fmt.Fprintf(w, "\nThe wide reload uses reload.max_unavailable %d (capped at the size: %s).\n", o.wide, wideNote(rs))
+	fmt.Fprintf(w, "\n### Manager resources and request latency\n\n")
+	printTable(w, rs, cols[5:])
+	printReloads(w, rs)
+	printMemory(w, rs)
+	printTargets(w, rs, cols)
+	fmt.Fprintf(w, "\nMachine: %d CPUs seen by Go (2 shared cores, other work running), %s, %s/%s, %s.\n",
+		runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, time.Now().Format("2006-01-02"))
+	fmt.Fprintf(w, "Load average (1 min) at the start and end of each size: %s. Wall times grow with it; the CPU columns do not.\n", loads(rs))
+	fmt.Fprintf(w, "Idle window %s; %d `hellomgr status` runs and %d /probe scrapes per size, after one warm-up each.\n",
+		o.idle, o.statusRuns, o.scrapes)
+	fmt.Fprintf(w, "Command (repository root): `%s`\n", command())
+}
+
+// printTable writes one row per size, then how each column grew from the
+// smallest size to the largest.
+func printTable(w io.Writer, rs []result, cols []column) {
+	first, last := rs[0], rs[len(rs)-1]
+	linear := float64(last.N) / float64(first.N)
+	row(w, "instances", heads(cols))
+	row(w, "---", repeat("---:", len(cols)))
+	for _, r := range rs {
+		row(w, fmt.Sprint(r.N), values(cols, r))
+	}
+	if len(rs) > 1 {
+		growth, vsLinear, slope := growthRows(cols, first, last, linear)
+		row(w, fmt.Sprintf("growth %d→%d (×)", first.N, last.N), growth)
+		row(w, fmt.Sprintf("growth ÷ %.0f (≤ 1: no worse than linear)", linear), vsLinear)
+		row(w, "per added instance", slope)
+	}
+}
+
+func growthRows(cols []column, first, last result, linear float64) (growth, vsLinear, slope []string) {
+	for _, c := range cols {
+		a, b := c.get(first), c.get(last)
+		per := (b - a) / float64(last.N-first.N) * c.scale
+		slope = append(slope, fmt.Sprintf("%.3g %s", per, c.unit))
+		if a <= 0 {
+			growth, vsLinear = append(growth, "n/a"), append(vsLinear, "n/a")
+			continue
+		}
+		growth = append(growth, fmt.Sprintf("%.2f", b/a))
+		vsLinear = append(vsLinear, fmt.Sprintf("%.3f", b/a/linear))
+	}
+	return growth, vsLinear, slope
+}
+
+func loads(rs []result) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, fmt.Sprintf("%d: %.1f → %.1f", r.N, r.LoadAvg[0], r.LoadAvg[1]))
+	}
+	return strings.Join(s, ", ")
+}
+
+func wideNote(rs []result) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, fmt.Sprintf("%d for %d", r.Wide.MaxUnavailable, r.N))
+	}
+	return strings.Join(s, ", ")
+}
+
+// printReloads compares each reload's `hellomgr reload` wall time with the
+// manager's own timing, and says where the CLI failed.
+func printReloads(w io.Writer, rs []result) {
+	fmt.Fprintf(w, "\n### Reloads: `hellomgr reload` wall time and the manager's own timing\n\n")
+	row(w, "instances", []string{"max_unavailable", "`hellomgr reload` (s)", "manager (s)", "CLI error"})
+	row(w, "---", []string{"---:", "---:", "---:", "---"})
+	var cut bool
+	for _, r := range rs {
+		for _, rr := range []reloadResult{r.Reload, r.Wide} {
+			row(w, fmt.Sprint(r.N), []string{fmt.Sprint(rr.MaxUnavailable), fmt.Sprintf("%.3f", rr.CLISeconds),
+				fmt.Sprintf("%.3f", rr.ManagerSeconds), strings.ReplaceAll(rr.CLIError, "|", "\\|")})
+			cut = cut || rr.CLIError != ""
+		}
+	}
+	if cut {
+		fmt.Fprintf(w, "\n† `hellomgr reload` failed although the rollout went on and succeeded in the manager; the figure in the main table is then the manager's own hellomgr_rollout_last_duration_seconds.\n")
+	}
+}
+
+// printMemory says where the manager's memory goes, from /proc and from
+// the Go runtime's own figures on its /metrics.
+func printMemory(w io.Writer, rs []result) {
+	kib := func(b float64) string { return fmt.Sprintf("%.0f", b/1024) }
+	fmt.Fprintf(w, "\n### Manager memory after the idle window (KiB unless said)\n\n")
+	row(w, "instances", []string{"RSS", "anon", "file", "heap in use", "heap idle", "stacks", "Go sys", "goroutines", "threads", "fds", "instance RSS (median)"})
+	row(w, "---", repeat("---:", 11))
+	for _, r := range rs {
+		m, rt := r.MemIdle, r.RuntimeIdle
+		row(w, fmt.Sprint(r.N), []string{
+			kib(float64(m.RSS)), kib(float64(m.Anon)), kib(float64(m.File)),
+			kib(rt["go_memstats_heap_inuse_bytes"]), kib(rt["go_memstats_heap_idle_bytes"] - rt["go_memstats_heap_released_bytes"]),
+			kib(rt["go_memstats_stack_inuse_bytes"]), kib(rt["go_memstats_sys_bytes"]),
+			fmt.Sprint(rt["go_goroutines"]), fmt.Sprint(m.Threads), fmt.Sprint(m.FDs), kib(float64(r.InstanceRSS)),
+		})
+	}
+	if len(rs) > 1 {
+		a, b := rs[0], rs[len(rs)-1]
+		n := float64(b.N - a.N)
+		fmt.Fprintf(w, "\nPer added instance: %.1f KiB RSS, %.1f KiB heap, %.1f KiB stacks, %.1f goroutines, %.1f fds.\n",
+			float64(b.MemIdle.RSS-a.MemIdle.RSS)/1024/n,
+			(b.RuntimeIdle["go_memstats_heap_inuse_bytes"]-a.RuntimeIdle["go_memstats_heap_inuse_bytes"])/1024/n,
+			(b.RuntimeIdle["go_memstats_stack_inuse_bytes"]-a.RuntimeIdle["go_memstats_stack_inuse_bytes"])/1024/n,
+			(b.RuntimeIdle["go_goroutines"]-a.RuntimeIdle["go_goroutines"])/n,
+			float64(b.MemIdle.FDs-a.MemIdle.FDs)/n)
+	}
+}
+
+// printTargets checks the figures against the targets of the issue.
+func printTargets(w io.Writer, rs []result, cols []column) {
+	first, last := rs[0], rs[len(rs)-1]
+	fmt.Fprintf(w, "\n### Targets\n\n")
+	target(w, fmt.Sprintf("%d instances all ready under 5 s", last.N), last.ReadySeconds < 5, fmt.Sprintf("%.2f s", last.ReadySeconds))
+	rss := max(last.MemAfterUp.RSS, last.MemIdle.RSS)
+	target(w, fmt.Sprintf("manager RSS under 30 MB with %d (the larger of after up and after idle)", last.N), rss < 30e6,
+		fmt.Sprintf("%.1f MB after up, %.1f MB after idle, peak %.1f MB (VmHWM: the whole run, reloads included)", float64(last.MemAfterUp.RSS)/1e6, float64(last.MemIdle.RSS)/1e6, float64(last.MemAtEnd.Peak)/1e6))
+	target(w, fmt.Sprintf("manager idle CPU under 1%% of a core with %d", last.N), last.IdleCPU < 0.01, fmt.Sprintf("%.2f%%", 100*last.IdleCPU))
+	target(w, fmt.Sprintf("`hellomgr status` under 50 ms with %d", last.N), last.Status.Median < 50, fmt.Sprintf("p50 %.1f ms, p95 %.1f ms", last.Status.Median, last.Status.P95))
+	target(w, fmt.Sprintf("`hellomgr status` under 20 ms with %d", first.N), first.Status.Median < 20, fmt.Sprintf("p50 %.1f ms, p95 %.1f ms", first.Status.Median, first.Status.P95))
+	if len(rs) > 1 {
+		worse := superLinear(cols, first, last)
+		target(w, fmt.Sprintf("growth from %d to %d no worse than linear", first.N, last.N), worse[0] == "none", "worse: "+strings.Join(worse, ", "))
+	}
+}
+
+// superLinear names the columns that grew faster than the instance count.
+func superLinear(cols []column, first, last result) []string {
+	var worse []string
+	for _, c := range cols {
+		a, b := c.get(first), c.get(last)
+		if a > 0 && b/a > float64(last.N)/float64(first.N) {
+			worse = append(worse, c.head)
+		}
+	}
+	if len(worse) == 0 {
+		worse = []string{"none"}
+	}
+	return worse
+}
+
+func target(w io.Writer, what string, ok bool, got string) {
+	mark := "met"
+	if !ok {
+		mark = "MISSED"
+	}
+	fmt.Fprintf(w, "- %s: %s (%s)\n", what, mark, got)
+}
+
+func heads(cols []column) []string {
+	var s []string
+	for _, c := range cols {
+		s = append(s, c.head)
+	}
+	return s
+}
+
+func values(cols []column, r result) []string {
+	var s []string
+	for _, c := range cols {
+		v := fmt.Sprintf("%.3g", c.get(r))
+		if c.mark != nil && c.mark(r) {
+			v += " †"
+		}
+		s = append(s, v)
+	}
+	return s
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+func row(w io.Writer, first string, cells []string) {
+	fmt.Fprintf(w, "| %s | %s |\n", first, strings.Join(cells, " | "))
+}
+
+// command is how this run was started, to repeat it.
+func command() string {
+	return strings.TrimSpace("go run ./bench/scale " + strings.Join(os.Args[1:], " "))
+}
+
+// writeJSON writes the raw figures, with what produced them.
+func writeJSON(path string, rs []result, o options) error {
+	out := struct {
+		Command string   `json:"command"`
+		When    string   `json:"when"`
+		CPUs    int      `json:"cpus"`
+		Go      string   `json:"go"`
+		Idle    string   `json:"idle_window"`
+		Wide    int      `json:"wide_max_unavailable"`
+		Results []result `json:"results"`
+	}{command(), time.Now().Format(time.RFC3339), runtime.NumCPU(), runtime.Version(), o.idle.String(), o.wide, rs}
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write figures: %w", err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write figures: %w", err)
+	}
+	return nil
+}
