@@ -63,18 +63,19 @@ func (e *env) writeConfig(extra string) {
 	for _, p := range e.ports {
 		ports = append(ports, strconv.Itoa(p))
 	}
+	ready := "ready:\n  timeout: 5s\n  interval: 20ms\n"
+	if strings.Contains(extra, "ready:") {
+		ready = "" // extra has its own
+	}
 	yaml := fmt.Sprintf(`ports: [%s]
-ready:
-  timeout: 5s
-  interval: 20ms
-stop:
+%sstop:
   timeout: 5s
 restart:
   backoff: 20ms
   max_backoff: 200ms
 metrics:
   address: 127.0.0.1:0
-%s`, strings.Join(ports, ", "), extra)
+%s`, strings.Join(ports, ", "), ready, extra)
 	if err := os.WriteFile(e.configPath(), []byte(yaml), 0o644); err != nil {
 		e.t.Fatal(err)
 	}

@@ -13,9 +13,17 @@ import (
 	"time"
 )
 
-// builtIn is a config command running the built-in server with a message.
+// builtIn is a config command running the built-in server with a message,
+// set up as the default built-in command is: socket handoff, and readiness
+// from the server's own READY=1.
 func builtIn(message string) string {
-	return fmt.Sprintf("command: [%q, serve, --port, \"{port}\", --message, %q]\nreload:\n  handoff: socket\n", os.Args[0], message)
+	return fmt.Sprintf(`command: [%q, serve, --port, "{port}", --message, %q]
+reload:
+  handoff: socket
+ready:
+  notify: true
+  timeout: 5s
+`, os.Args[0], message)
 }
 
 // hammer GETs every port in a loop until stop is closed, and counts
@@ -89,7 +97,7 @@ func TestReloadReplacesEveryPIDOnePortAtATimeWhileServing(t *testing.T) {
 }
 
 // assertOneAtATime checks the progress lines: each port is ready before
-// the next one is stopped.
+// the next one is touched.
 func assertOneAtATime(t *testing.T, out string, ports []int) {
 	t.Helper()
 	sorted := append([]int(nil), ports...)
@@ -101,15 +109,15 @@ func assertOneAtATime(t *testing.T, out string, ports []int) {
 			continue
 		}
 		switch {
-		case strings.HasPrefix(rest, "stopping"):
-			steps = append(steps, "stop "+port)
+		case strings.HasPrefix(rest, "stopping"), strings.HasPrefix(rest, "starting"):
+			steps = append(steps, "begin "+port)
 		case strings.Contains(rest, "ready in"):
 			steps = append(steps, "ready "+port)
 		}
 	}
 	var want []string
 	for _, p := range sorted {
-		want = append(want, "stop "+strconv.Itoa(p), "ready "+strconv.Itoa(p))
+		want = append(want, "begin "+strconv.Itoa(p), "ready "+strconv.Itoa(p))
 	}
 	if strings.Join(steps, ",") != strings.Join(want, ",") {
 		t.Errorf("rollout steps %v, want %v; output:\n%s", steps, want, out)

@@ -30,18 +30,19 @@ var badConfigs = []struct {
 	// Keys and types.
 	{"unknown_key.yaml", `testdata/bad/unknown_key.yaml:3: unknown key "comand" (did you mean "command"?)`},
 	{"unknown_key_nested.yaml", `testdata/bad/unknown_key_nested.yaml:4: ready: unknown key "timout" (did you mean "timeout"?)
-testdata/bad/unknown_key_nested.yaml:5: ready: unknown key "colour" (want one of http, tcp, timeout, interval)`},
+testdata/bad/unknown_key_nested.yaml:5: ready: unknown key "colour" (want one of http, tcp, timeout, interval, notify)`},
 	{"unknown_key_misplaced.yaml", `testdata/bad/unknown_key_misplaced.yaml:2: unknown key "upstream_file" (it goes under "nginx:")
 testdata/bad/unknown_key_misplaced.yaml:3: unknown key "timeout" (it goes under "ready:" or "stop:")
 testdata/bad/unknown_key_misplaced.yaml:5: ready: unknown key "stop" (a top-level key: is it indented too far?)`},
 	{"duplicate_key.yaml", `testdata/bad/duplicate_key.yaml:3: ports: listed twice (first on line 1)`},
 	{"type_duration_list.yaml", `testdata/bad/type_duration_list.yaml:4: ready.timeout: want a duration like "10s", got a list`},
 	{"type_ports_mapping.yaml", `testdata/bad/type_ports_mapping.yaml:2: ports: want a list like [8001, "8002-8004"], got a mapping`},
-	{"type_section_scalar.yaml", `testdata/bad/type_section_scalar.yaml:2: ready: want a mapping with keys http, tcp, timeout, interval, got "/health"
+	{"type_section_scalar.yaml", `testdata/bad/type_section_scalar.yaml:2: ready: want a mapping with keys http, tcp, timeout, interval, notify, got "/health"
 testdata/bad/type_section_scalar.yaml:3: stop: want a mapping with keys signal, timeout, got "yes"`},
 	{"type_int.yaml", `testdata/bad/type_int.yaml:3: restart.max_tries: want a whole number, got "ten"
 testdata/bad/type_int.yaml:5: reload.max_unavailable: want a whole number, got 1.5`},
 	{"type_bool.yaml", `testdata/bad/type_bool.yaml:3: ready.tcp: want true or false, got "yes"`},
+	{"ready_notify_type.yaml", `testdata/bad/ready_notify_type.yaml:3: ready.notify: want true or false, got "sometimes"`},
 
 	// Ports.
 	{"no_ports_key.yaml", `testdata/bad/no_ports_key.yaml:2: no ports configured; add e.g. ports: ["8001-8004"]`},

@@ -66,6 +66,13 @@ type Ready struct {
 	Path     string        // `ready.http`, default "/"; any status below 500 counts
 	Timeout  time.Duration // `ready.timeout`, default 10s: how long a new instance may take
 	Interval time.Duration // `ready.interval`, default 50ms: time between probes
+	// Notify is `ready.notify`: the instance says READY=1 on the
+	// NOTIFY_SOCKET hellomgr gives it (sd_notify), and that, not a probe,
+	// makes it ready. Default: true for the built-in server, which does
+	// so. With reload.handoff socket, the new process then starts while the
+	// old one still serves, since readiness no longer depends on which of
+	// the two answers a probe.
+	Notify bool
 }
 
 // Stop says how an instance is stopped (key `stop`).

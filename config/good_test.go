@@ -40,7 +40,7 @@ func TestDefaults(t *testing.T) {
 		Dir:      dir,
 		Ports:    []int{8001},
 		WorkDir:  dir,
-		Ready:    Ready{Kind: ProbeHTTP, Path: "/", Timeout: 10 * time.Second, Interval: 50 * time.Millisecond},
+		Ready:    Ready{Kind: ProbeHTTP, Path: "/", Timeout: 10 * time.Second, Interval: 50 * time.Millisecond, Notify: true},
 		Stop:     Stop{Signal: syscall.SIGTERM, Timeout: 10 * time.Second},
 		Restart:  Restart{Backoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, ResetAfter: 10 * time.Second, MaxTries: 10},
 		Reload:   Reload{MaxUnavailable: 1, Handoff: HandoffSocket},

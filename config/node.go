@@ -14,7 +14,7 @@ import (
 // the order the documentation gives them.
 var keys = map[string][]string{
 	"":        {"ports", "command", "dir", "env", "ready", "stop", "restart", "reload", "logs", "metrics", "socket", "nginx"},
-	"ready":   {"http", "tcp", "timeout", "interval"},
+	"ready":   {"http", "tcp", "timeout", "interval", "notify"},
 	"stop":    {"signal", "timeout"},
 	"restart": {"backoff", "max_backoff", "reset_after", "max_tries"},
 	"reload":  {"max_unavailable", "handoff"},

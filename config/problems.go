@@ -24,6 +24,7 @@ type parser struct {
 	programLine int  // line of command[0]
 	maxUnavail  *yaml.Node
 	handoffSet  bool
+	notifySet   bool
 	socketLine  int // 0: Socket is the default
 	backoffLine int
 	maxBackLine int

@@ -72,6 +72,10 @@ func (p *parser) ready(v *yaml.Node) {
 			set(&r.Timeout)(p.duration(key, val, false))
 		case "interval":
 			set(&r.Interval)(p.duration(key, val, false))
+		case "notify":
+			if on, ok := p.boolean(key, val); ok {
+				r.Notify, p.notifySet = on, true
+			}
 		}
 	})
 	switch {

@@ -11,6 +11,9 @@ func (p *parser) finish() {
 	p.checkBackoff()
 	p.checkSocket()
 	p.checkMetricsPort()
+	if !p.notifySet {
+		p.c.Ready.Notify = p.c.BuiltIn() // the built-in server says READY=1
+	}
 	if !p.handoffSet {
 		// The built-in server takes the socket; an arbitrary command is
 		// assumed to bind its port itself unless the file says otherwise.

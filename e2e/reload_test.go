@@ -31,6 +31,8 @@ func TestReloadBehindNginxBuiltIn(t *testing.T) {
 command: [%q, serve, --port, "{port}", --message, %q]
 reload:
   handoff: socket
+ready:
+  notify: true
 metrics:
   address: 127.0.0.1:0
 `, portsYAML(ports), hellomgrBin, message)

@@ -264,3 +264,23 @@ func TestStartAgainAfterStop(t *testing.T) {
 		t.Fatalf("pid after restart %d, want a new one (first was %d)", pid, first)
 	}
 }
+
+func TestNotifyReadinessWaitsForTheProcessToSayReady(t *testing.T) {
+	spec := newSpec(t, "notify-ready")
+	spec.Probe.Notify = true
+	inst := New(spec, nil)
+	startOrFail(t, inst, GiveUp)
+	if got := get(t, spec.Port); !strings.HasPrefix(got, "pid "+strconv.Itoa(inst.Status().PID)) {
+		t.Fatalf("port %d: got %q from another process", spec.Port, got)
+	}
+}
+
+func TestNotifyReadinessFailsWithoutReady(t *testing.T) {
+	spec := newSpec(t, "serve") // serves, but never says READY=1
+	spec.Probe.Notify = true
+	spec.Probe.Timeout = 300 * time.Millisecond
+	err := New(spec, nil).Start(context.Background(), GiveUp)
+	if err == nil || !strings.Contains(err.Error(), "no READY=1 on NOTIFY_SOCKET") {
+		t.Fatalf("start error %v, want one saying no READY=1 came", err)
+	}
+}

@@ -14,6 +14,9 @@ type Probe struct {
 	HTTPPath string        // GET this path; any status below 500 counts. Empty: a TCP connect counts.
 	Timeout  time.Duration // how long a start may take before it has failed
 	Interval time.Duration // pause between attempts
+	// Notify: the process is ready when it says READY=1 on the
+	// NOTIFY_SOCKET it is given (sd_notify); HTTPPath is then not probed.
+	Notify bool
 }
 
 // attemptTimeout bounds one probe attempt, so one hung connection cannot use

@@ -21,10 +21,10 @@ type process struct {
 // Pdeathsig=SIGKILL, so it dies with the manager even when the manager is
 // killed with SIGKILL; spawn must therefore never run on a goroutine that
 // locked its OS thread (the signal fires when the forking thread ends).
-func spawn(spec *Spec, out io.Writer) (*process, error) {
+func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Dir = spec.Dir
-	cmd.Env = spec.Env
+	cmd.Env = append(spec.Env[:len(spec.Env):len(spec.Env)], extraEnv...)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -20,7 +20,8 @@ type runner struct {
 	proc        *process
 	probeDone   chan error
 	cancelProbe context.CancelFunc
-	notReady    error // set when the probe gave up on the current process
+	notReady    error         // set when the probe gave up on the current process
+	notify      *notifySocket // the current process's NOTIFY_SOCKET, if readiness is READY=1
 
 	restartAt <-chan time.Time
 	killAt    <-chan time.Time
@@ -71,9 +72,18 @@ func (r *runner) start() {
 	if r.i.spec.Output != nil {
 		out = io.MultiWriter(r.i.spec.Output, r.i.out)
 	}
-	p, err := spawn(&r.i.spec, out)
+	var extraEnv []string
+	ns, err := r.listenNotify()
+	if ns != nil {
+		extraEnv = []string{"NOTIFY_SOCKET=" + ns.name}
+	}
+	var p *process
+	if err == nil {
+		p, err = spawn(&r.i.spec, out, extraEnv)
+	}
 	r.i.setState(Starting, func(s *Status) { s.PID = 0 })
 	if err != nil {
+		r.closeNotify()
 		r.proc = &process{exited: make(chan error, 1)}
 		r.proc.exited <- err
 		r.notReady = err
@@ -85,7 +95,30 @@ func (r *runner) start() {
 	r.cancelProbe = cancel
 	done := make(chan error, 1)
 	r.probeDone = done
+	if ns != nil {
+		go ns.serve(p.pid())
+		go func() { done <- ns.wait(ctx) }()
+		return
+	}
 	go func() { done <- r.i.spec.Probe.wait(ctx, r.i.spec.Port) }()
+}
+
+// listenNotify opens the process's notify socket when its readiness is a
+// READY=1, and keeps it until the process exits.
+func (r *runner) listenNotify() (*notifySocket, error) {
+	if !r.i.spec.Probe.Notify {
+		return nil, nil
+	}
+	ns, err := listenNotify()
+	r.notify = ns
+	return ns, err
+}
+
+func (r *runner) closeNotify() {
+	if r.notify != nil {
+		r.notify.close()
+		r.notify = nil
+	}
 }
 
 // probed handles the probe's verdict on the current process.
@@ -109,6 +142,7 @@ func (r *runner) exited(err error) bool {
 	if r.cancelProbe != nil {
 		r.cancelProbe()
 	}
+	r.closeNotify()
 	pid := r.proc.pid0()
 	wasReady := r.i.Status().State == Ready
 	// Reap anything the child left in its group.

@@ -234,7 +234,7 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 		listener = s.listener
 		env = append(env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
 	}
-	probe := instance.Probe{Timeout: cfg.Ready.Timeout, Interval: cfg.Ready.Interval}
+	probe := instance.Probe{Timeout: cfg.Ready.Timeout, Interval: cfg.Ready.Interval, Notify: cfg.Ready.Notify}
 	if cfg.Ready.Kind == config.ProbeHTTP {
 		probe.HTTPPath = cfg.Ready.Path
 	}

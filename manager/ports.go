@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hellomgr/hellomgr/proc"
 )
 
@@ -44,7 +46,9 @@ func bindPort(port int, keep bool) (*os.File, error) {
 // accepts on it expects.
 func nonblockingFile(f *os.File) (*os.File, error) {
 	defer f.Close()
-	fd, err := syscall.Dup(int(f.Fd())) // Fd: blocking, for now
+	// Close-on-exec, as every descriptor of ours must be: a copy leaked
+	// into other instances would keep the port open after we close it.
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0) // Fd: blocking, for now
 	if err != nil {
 		return nil, fmt.Errorf("duplicate socket: %w", err)
 	}

@@ -31,3 +31,20 @@ func TestSharedSocketStaysNonBlockingAcrossStarts(t *testing.T) {
 		}
 	}
 }
+
+// The manager's copy of a port's socket must not leak into instances of
+// other ports: closing it would then not close the port.
+func TestSharedSocketIsCloseOnExec(t *testing.T) {
+	f, err := bindPort(0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.FcntlInt(f.Fd(), syscall.F_GETFD, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags&syscall.FD_CLOEXEC == 0 {
+		t.Fatal("the shared socket is inherited by every child, not only the one it is passed to")
+	}
+}

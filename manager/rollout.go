@@ -194,12 +194,53 @@ func (m *Manager) replaceBatch(ctx context.Context, r *rollout, ports []int) err
 // shared socket, or exited), the new one starts and must become ready. The
 // old one may still be finishing its last requests meanwhile.
 func (m *Manager) replace(ctx context.Context, r *rollout, port int) error {
-	old, cfg, progress := r.old, r.cfg, r.progress
 	s, _ := m.slot(port)
 	if m.isHeld(s) {
-		progress("%d: stopped for maintenance, left stopped (hellomgr start %d)", port, port)
+		r.progress("%d: stopped for maintenance, left stopped (hellomgr start %d)", port, port)
 		return nil
 	}
+	if m.canOverlap(s, r.cfg) {
+		return m.replaceOverlapping(ctx, r, s)
+	}
+	return m.replaceInTurn(ctx, r, s)
+}
+
+// canOverlap reports whether the new process may start while the old one
+// still serves: both accept on the port's one socket, so the port never
+// pauses, and the new one's readiness is its own READY=1, which the old
+// one cannot answer for as it could a probe of the shared port.
+func (m *Manager) canOverlap(s *slot, cfg *config.Config) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return cfg.Ready.Notify && cfg.Reload.Handoff == config.HandoffSocket && s.listener != nil
+}
+
+// replaceOverlapping starts the new instance beside the old one and stops
+// the old one once the new one is ready. A new one that fails leaves the
+// old one serving, untouched.
+func (m *Manager) replaceOverlapping(ctx context.Context, r *rollout, s *slot) error {
+	prev := s.inst
+	prevPID := prev.Status().PID
+	r.progress("%d: starting beside pid %d", s.port, prevPID)
+	next := instance.New(m.spec(r.cfg, s), m.log)
+	begun := time.Now()
+	if err := next.Start(ctx, instance.GiveUp); err != nil {
+		r.progress("%d: new instance failed; pid %d keeps serving the previous config", s.port, prevPID)
+		return fmt.Errorf("reload halted at port %d: %w", s.port, err)
+	}
+	m.mu.Lock()
+	s.inst = next
+	s.reloads++
+	m.mu.Unlock()
+	stopped := prev.StopAsync()
+	r.progress("%d: pid %d ready in %s, stopping pid %d", s.port, next.Status().PID, time.Since(begun).Round(time.Millisecond), prevPID)
+	r.draining.Go(func() { <-stopped }) // bounded: StopTimeout, then SIGKILL
+	return nil
+}
+
+// replaceInTurn stops the old instance, then starts the new one.
+func (m *Manager) replaceInTurn(ctx context.Context, r *rollout, s *slot) error {
+	old, cfg, progress, port := r.old, r.cfg, r.progress, s.port
 	prev := s.inst
 	prevPID := prev.Status().PID
 	progress("%d: stopping pid %d", port, prevPID)

@@ -43,6 +43,8 @@ command: %s
 reload:
   max_unavailable: 1
   handoff: socket
+ready:
+  notify: true
 metrics:
   address: 127.0.0.1:0
 `, portsYAML(d.ports), yamlList(argv)))

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/notify"
 )
 
 // Env names the variable that selects a behaviour.
@@ -53,6 +55,14 @@ var behaviours = map[string]func() int{
 		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
 		fmt.Println("answer:", line)
 		return 0
+	},
+	// notify-ready serves and says READY=1 on NOTIFY_SOCKET once it does.
+	"notify-ready": func() int {
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			notify.Send("READY=1")
+		}()
+		return serve()
 	},
 	// slow-start waits SLOW_START (a duration) before serving.
 	"slow-start": func() int {
