@@ -101,4 +101,3 @@ func Draw(path, title string, rates map[string]plotter.XYs, marks []Mark) error 
 	}
 	return nil
 }
-
