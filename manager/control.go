@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -126,7 +127,10 @@ func stream(w http.ResponseWriter, fn func(Progress) error) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(http.Flusher)
+	var mu sync.Mutex // a batch of ports reports progress from several goroutines
 	send := func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
 		enc.Encode(e) // a client gone mid-reply only loses its own lines
 		if flusher != nil {
 			flusher.Flush()

@@ -37,7 +37,7 @@ func (m *Manager) Report() Report {
 		if st.PID != 0 {
 			row.StartTime = st.StartTime
 			row.Uptime = now.Sub(st.StartTime).Seconds()
-			if ps, err := proc.Read(st.PID); err == nil {
+			if ps, err := proc.ReadUsage(st.PID); err == nil {
 				row.RSS, row.CPU = ps.RSSBytes, ps.CPUSeconds
 			}
 		}

@@ -47,6 +47,20 @@ func Read(pid int) (Stats, error) {
 	return st, nil
 }
 
+// ReadUsage is Read without the open-descriptor count, which costs a
+// directory listing per process: `hellomgr status` shows CPU and memory of
+// every instance and must stay cheap with hundreds of them. OpenFDs is 0.
+func ReadUsage(pid int) (Stats, error) {
+	if pid <= 0 {
+		return Stats{}, fmt.Errorf("read process %d: %w", pid, notExist("no such process"))
+	}
+	st, err := readStat(pid)
+	if err != nil {
+		return Stats{}, fmt.Errorf("read process %d: %w", pid, err)
+	}
+	return st, nil
+}
+
 // readStat parses /proc/PID/stat, whose fields proc(5) numbers from 1.
 func readStat(pid int) (Stats, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -109,7 +110,20 @@ func startSleep(t *testing.T, files ...*os.File) int {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd.Process.Pid
+	// Until the exec, /proc shows the forked test binary, still arranging
+	// its descriptors: wait for sleep itself.
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+		if string(comm) == "sleep\n" {
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d did not exec sleep within 10s", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestReadGone(t *testing.T) {
@@ -160,4 +174,17 @@ func devNull(t *testing.T) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+func TestReadUsageSkipsTheDescriptorCount(t *testing.T) {
+	st, err := ReadUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RSSBytes <= 0 || st.OpenFDs != 0 {
+		t.Fatalf("ReadUsage(self): rss %d, fds %d; want a resident size and no fd count", st.RSSBytes, st.OpenFDs)
+	}
+	if _, err := ReadUsage(0); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ReadUsage(0): %v, want not-exist", err)
+	}
 }
