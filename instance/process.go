@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // process is one run of the child: the started command and a channel that
@@ -21,24 +23,73 @@ type process struct {
 // Pdeathsig=SIGKILL, so it dies with the manager even when the manager is
 // killed with SIGKILL; spawn must therefore never run on a goroutine that
 // locked its OS thread (the signal fires when the forking thread ends).
+//
+// The child's stdout and stderr share one pipe, copied to out with a small
+// buffer (os/exec's own copy takes 32 KiB per process, which adds up with
+// hundreds of instances).
 func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Dir = spec.Dir
 	cmd.Env = append(spec.Env[:len(spec.Env):len(spec.Env)], extraEnv...)
-	cmd.Stdout = out
-	cmd.Stderr = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	// A grandchild that keeps the output pipe open must not hold Wait forever.
-	cmd.WaitDelay = time.Second
 	if spec.Listener != nil {
 		cmd.ExtraFiles = []*os.File{spec.Listener}
 	}
-	if err := cmd.Start(); err != nil {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
 		return nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
 	}
 	p := &process{cmd: cmd, exited: make(chan error, 1)}
-	go func() { p.exited <- cmd.Wait() }()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.CopyBuffer(out, r, make([]byte, 4096))
+	}()
+	go func() {
+		err := wait(cmd)
+		// The last lines the child wrote are still in the pipe: let the
+		// copy finish, but not for long, since a grandchild that keeps the
+		// pipe open would hold it forever.
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
+		r.Close()
+		p.exited <- err
+	}()
 	return p, nil
+}
+
+// wait waits for cmd to exit. It first waits for the process's pidfd to
+// become readable in Go's network poller, which parks the goroutine
+// without holding an OS thread (cmd.Wait alone blocks one thread per
+// instance in wait4), then reaps it with cmd.Wait, which returns at once.
+func wait(cmd *exec.Cmd) error {
+	if fd, err := unix.PidfdOpen(cmd.Process.Pid, unix.PIDFD_NONBLOCK); err == nil {
+		f := os.NewFile(uintptr(fd), "pidfd")
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Read(func(fd uintptr) bool { return exitedYet(int(fd)) })
+		}
+		f.Close()
+	}
+	return cmd.Wait()
+}
+
+// exitedYet reports, without reaping it, whether the process behind pidfd
+// has exited.
+func exitedYet(pidfd int) bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PIDFD, pidfd, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	// An error (the child is gone already, say) must not leave us waiting
+	// for a readiness that will not come: let cmd.Wait decide.
+	return err != nil || info.Signo != 0 // zeroed while it still runs
 }
 
 func (p *process) pid() int { return p.cmd.Process.Pid }
