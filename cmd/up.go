@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -57,6 +58,11 @@ ready and leaves the manager running in the background.`,
 // metrics, then wait for a signal or a `down`, and stop everything.
 func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr io.Writer) error {
 	closeInheritedFDs()
+	// The manager allocates little once its instances run, and with
+	// hundreds of them its heap is mostly long-lived: collecting at 25%
+	// growth instead of 100% costs next to no CPU and keeps RSS near the
+	// live heap.
+	debug.SetGCPercent(25)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	var console io.Writer
 	if readyFD == 0 {
@@ -88,6 +94,7 @@ func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr 
 		log.Warn("instances are up, but nginx was not reloaded; is it running?", "err", err)
 	}
 	ready.send(startErr)
+	debug.FreeOSMemory() // the start's garbage goes back to the OS now, not minutes later
 	if readyFD == 0 {
 		printTable(stdout, m.Report())
 	}

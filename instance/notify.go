@@ -53,7 +53,7 @@ func listenNotify() (*notifySocket, error) {
 // by pid closes ready; everything else (STATUS=, STOPPING=1, or a message
 // from another process) is read and dropped, so senders never block.
 func (n *notifySocket) serve(pid int) {
-	buf := make([]byte, 4096)
+	buf := make([]byte, 1024) // READY=1 fits many times over; a longer message is cut, and only READY=1 matters
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	for {
 		nr, noob, _, _, err := n.conn.ReadMsgUnix(buf, oob)

@@ -50,7 +50,7 @@ func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		io.CopyBuffer(out, r, make([]byte, 4096))
+		copyOutput(out, r)
 	}()
 	go func() {
 		err := wait(cmd)
@@ -65,6 +65,22 @@ func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 		p.exited <- err
 	}()
 	return p, nil
+}
+
+// copyOutput copies the child's output until EOF with a 4 KiB buffer. (Not
+// io.CopyBuffer: an *os.File source makes it ignore the buffer it is
+// given and allocate 32 KiB of its own.)
+func copyOutput(out io.Writer, r io.Reader) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			out.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // wait waits for cmd to exit. It first waits for the process's pidfd to

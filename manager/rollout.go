@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -73,6 +74,9 @@ func (m *Manager) Reload(ctx context.Context, progress Progress) error {
 		progress("%s", status)
 	}
 	m.notify(notify.Ready(status))
+	// A rollout leaves garbage behind (old instances' buffers): give the
+	// memory back now rather than when the scavenger gets to it.
+	debug.FreeOSMemory()
 	return err
 }
 
