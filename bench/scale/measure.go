@@ -40,6 +40,7 @@ type result struct {
 	Status         latency      `json:"status_latency"`               // `hellomgr status`, a process each time
 	StatusSocket   latency      `json:"status_socket_latency"`        // GET /v1/status on the control socket: the manager's part
 	StatusCPU      float64      `json:"status_socket_manager_cpu_ms"` // manager CPU per GET /v1/status, which load on the machine does not inflate
+	StatusGCs      float64      `json:"status_socket_manager_gcs"`    // the manager's garbage collections per GET /v1/status
 	Probe          latency      `json:"probe_latency"`
 	InstanceRSS    int64        `json:"instance_rss_bytes_median"`
 }
@@ -69,7 +70,7 @@ func measureSize(ctx context.Context, bin string, n int, o options) (r result, e
 		{"idle CPU", func() error { return d.idleCPU(ctx, o.idle, &r) }},
 		{"memory after idle", func() (err error) { r.MemIdle, r.RuntimeIdle, _, err = d.memory(ctx); return err }},
 		{"status latency", func() (err error) { r.Status, err = d.statusLatency(ctx, o.statusRuns); return err }},
-		{"status over the socket", func() (err error) { r.StatusSocket, r.StatusCPU, err = d.socketLatency(ctx, o.statusRuns); return err }},
+		{"status over the socket", func() error { return d.socketStep(ctx, o.statusRuns, &r) }},
 		{"probe latency", func() (err error) { r.Probe, err = d.probeLatency(ctx, o.scrapes); return err }},
 		{"reload", func() (err error) { r.Reload, err = d.reload(ctx, 1); return err }},
 		{"wide reload", func() (err error) { r.Wide, err = d.reload(ctx, min(o.wide, n)); return err }},
@@ -164,6 +165,25 @@ func (d *deployment) statusLatency(ctx context.Context, runs int) (latency, erro
 		}
 	}
 	return summarize(samples), nil
+}
+
+// socketStep measures the status report over the control socket, with the
+// manager's CPU and garbage collections per request.
+func (d *deployment) socketStep(ctx context.Context, runs int, r *result) error {
+	before, err := d.scrapeMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	if r.StatusSocket, r.StatusCPU, err = d.socketLatency(ctx, runs); err != nil {
+		return err
+	}
+	after, err := d.scrapeMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	const gcs = "go_gc_duration_seconds_count"
+	r.StatusGCs = (after[gcs] - before[gcs]) / float64(runs)
+	return nil
 }
 
 // socketLatency asks the control socket for the status report, on a new

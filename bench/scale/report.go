@@ -49,6 +49,7 @@ func printReport(w io.Writer, rs []result, o options) {
 	fmt.Fprintf(w, "\n## hellomgr at scale (built-in instances)\n\n### Start, reload, stop\n\n")
 	printTable(w, rs, cols[:5])
 	fmt.Fprintf(w, "\nThe wide reload uses reload.max_unavailable %d (capped at the size: %s).\n", o.wide, wideNote(rs))
+	fmt.Fprintf(w, "`down` returns when the manager's pid is gone: its exit, and then its reaping by whoever adopted it (`up -d` leaves it to pid 1).\n")
 	fmt.Fprintf(w, "\n### Manager resources and request latency\n\n")
 	printTable(w, rs, cols[5:])
 	printReloads(w, rs)

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	sorted := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
+	for _, c := range []struct{ p, want float64 }{{0.5, 10}, {0.95, 19}, {1, 20}, {0, 1}} {
+		if got := percentile(sorted, c.p); got != c.want {
+			t.Errorf("percentile(1..20, %v) = %v, want %v", c.p, got, c.want)
+		}
+	}
+}
+
+func TestSummarizeKeepsSamplesInOrder(t *testing.T) {
+	l := summarize([]time.Duration{3 * time.Millisecond, time.Millisecond, 2 * time.Millisecond})
+	if l.Median != 2 || l.Max != 3 || !slices.Equal(l.Samples, []float64{3, 1, 2}) {
+		t.Errorf("summarize: got %+v, want median 2, max 3, samples [3 1 2]", l)
+	}
+}
+
+func TestSuperLinearNamesWhatGrewFasterThanTheCount(t *testing.T) {
+	cols := []column{
+		{head: "linear", get: func(r result) float64 { return float64(r.N) }},
+		{head: "quadratic", get: func(r result) float64 { return float64(r.N * r.N) }},
+		{head: "zero at first", get: func(r result) float64 { return float64(r.N - 4) }},
+	}
+	got := superLinear(cols, result{N: 4}, result{N: 256})
+	if !slices.Equal(got, []string{"quadratic"}) {
+		t.Errorf("superLinear: got %v, want [quadratic]", got)
+	}
+}
+
+func TestParseFlagsRejectsABadSize(t *testing.T) {
+	if _, err := parseFlags([]string{"-sizes", "4,x"}); err == nil {
+		t.Error("parseFlags(-sizes 4,x): no error")
+	}
+	o, err := parseFlags(nil)
+	if err != nil || !slices.Equal(o.sizes, []int{4, 64, 256}) || o.idle != 30*time.Second {
+		t.Errorf("parseFlags(): got %+v, %v; want sizes 4,64,256 and idle 30s", o, err)
+	}
+}
