@@ -66,6 +66,9 @@ func (m *Manager) Reload(ctx context.Context, progress Progress) error {
 	m.rollouts.started()
 	m.notify(notify.Reloading())
 	err := m.reload(ctx, progress)
+	// Halted or not, Prometheus should follow the ports that run now
+	// (a halted rollout may have added some).
+	m.writeTargets()
 	m.rollouts.finished(time.Since(start), err)
 	status := "reload done in " + time.Since(start).Round(time.Millisecond).String()
 	if err != nil {
@@ -121,7 +124,6 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	m.mu.Lock()
 	m.cfg = cfg
 	m.mu.Unlock()
-	m.writeTargets()
 	return r.publish(ctx, cfg.Ports, nil)
 }
 

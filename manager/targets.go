@@ -17,7 +17,8 @@ const targetsName = "prometheus-targets.json"
 
 // TargetsFile returns the path of the file_sd file that `hellomgr up` and
 // `hellomgr reload` keep current for cfg: prometheus-targets.json in the
-// config's folder, readable by everyone.
+// config's folder, readable by everyone. The file stays when the manager
+// stops, so that Prometheus reports its targets down, which they are.
 func TargetsFile(cfg *config.Config) string {
 	return filepath.Join(cfg.Dir, targetsName)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -64,9 +62,8 @@ func wrkArgs(o options, script string, d time.Duration, port int) []string {
 	return args
 }
 
-// throughput runs wrk against a server with metrics and one without,
-// o.rounds times: one after the other, the first mode alternating, or with
-// o.together both at once.
+// throughput runs wrk against a server with metrics and one without, one
+// after the other, o.rounds times, the first mode alternating.
 func throughput(ctx context.Context, bin string, o options) ([]wrkRun, error) {
 	dir, err := os.MkdirTemp("", "hmwrk")
 	if err != nil {
@@ -83,82 +80,51 @@ func throughput(ctx context.Context, bin string, o options) ([]wrkRun, error) {
 		if round%2 == 1 {
 			slices.Reverse(modes) // neither mode always goes first
 		}
-		batches := [][][]string{modes[:1], modes[1:]}
-		if o.together {
-			batches = [][][]string{modes}
-		}
-		for _, batch := range batches {
-			rs, err := measureServers(ctx, bin, script, o, batch)
+		for _, extra := range modes {
+			r, err := measureServer(ctx, bin, script, o, extra)
 			if err != nil {
 				return nil, err
 			}
-			for _, r := range rs {
-				fmt.Fprintf(os.Stderr, "bench/metrics: %s: %.0f requests/s\n", r.mode, r.perSecond())
-			}
-			runs = append(runs, rs...)
+			fmt.Fprintf(os.Stderr, "bench/metrics: %s: %.0f requests/s\n", r.mode, r.perSecond())
+			runs = append(runs, r)
 		}
 	}
 	return runs, nil
 }
 
-// measureServers starts one server per mode (its extra flags), warms each
-// up, runs wrk on all of them at once, and stops them.
-func measureServers(ctx context.Context, bin, script string, o options, modes [][]string) ([]wrkRun, error) {
-	var servers []*server
-	defer func() {
-		for _, s := range servers {
-			s.stop()
-		}
-	}()
-	for _, extra := range modes {
-		s, err := startServer(ctx, bin, o.pin, extra...)
-		if err != nil {
-			return nil, err
-		}
-		servers = append(servers, s)
+// measureServer starts a server with the extra flags, warms it up, runs
+// wrk on it while measuring the CPU time it uses, and stops it.
+func measureServer(ctx context.Context, bin, script string, o options, extra []string) (wrkRun, error) {
+	s, err := startServer(ctx, bin, o.pin, extra...)
+	if err != nil {
+		return wrkRun{}, err
 	}
+	defer s.stop()
 	if o.warmup >= time.Second {
-		if _, err := wrkAll(ctx, servers, func(s *server) []string { return wrkArgs(o, script, o.warmup, s.port) }); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
+		if _, err := runWrk(ctx, wrkArgs(o, script, o.warmup, s.port)); err != nil {
+			return wrkRun{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	runs, err := wrkAll(ctx, servers, func(s *server) []string { return wrkArgs(o, script, o.duration, s.port) })
-	for i := range runs {
-		runs[i].mode = "metrics on"
-		if len(modes[i]) > 0 {
-			runs[i].mode = "metrics off"
-		}
+	args := wrkArgs(o, script, o.duration, s.port)
+	before, err := proc.Read(s.cmd.Process.Pid)
+	if err != nil {
+		return wrkRun{}, err
 	}
-	return runs, err
-}
-
-// wrkAll runs wrk on every server at once, and measures the CPU each
-// server used meanwhile.
-func wrkAll(ctx context.Context, servers []*server, argv func(*server) []string) ([]wrkRun, error) {
-	runs := make([]wrkRun, len(servers))
-	errs := make([]error, len(servers))
-	var wg sync.WaitGroup
-	for i, s := range servers {
-		wg.Go(func() {
-			args := argv(s)
-			before, err := proc.Read(s.cmd.Process.Pid)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			r, err := runWrk(ctx, args)
-			after, perr := proc.Read(s.cmd.Process.Pid)
-			if err = errors.Join(err, perr); err != nil {
-				errs[i] = err
-				return
-			}
-			r.cpu = after.CPUSeconds - before.CPUSeconds
-			r.server, r.command = strings.Join(s.argv, " "), strings.Join(args, " ")
-			runs[i] = r
-		})
+	r, err := runWrk(ctx, args)
+	if err != nil {
+		return wrkRun{}, err
 	}
-	wg.Wait()
-	return runs, errors.Join(errs...)
+	after, err := proc.Read(s.cmd.Process.Pid)
+	if err != nil {
+		return wrkRun{}, err
+	}
+	r.cpu = after.CPUSeconds - before.CPUSeconds
+	r.mode = "metrics on"
+	if len(extra) > 0 {
+		r.mode = "metrics off"
+	}
+	r.server, r.command = strings.Join(s.argv, " "), strings.Join(args, " ")
+	return r, nil
 }
 
 var summaryLine = regexp.MustCompile(`(?m)^hm-summary ((?:\S+ ?){10})$`)
@@ -204,22 +170,17 @@ func printThroughput(w io.Writer, runs []wrkRun, o options) {
 	}
 	tw.Flush()
 	ratio := median(on) / median(off)
-	verdict := "within"
-	if ratio < 0.95 {
-		verdict = "OVER"
-	}
-	fmt.Fprintf(w, "\nthroughput, metrics on / off: %.3f: instrumentation costs %s of throughput (target at most 5%%: %s)\n",
-		ratio, cost(ratio), verdict)
+	fmt.Fprintf(w, "\nthroughput, metrics on / off: %.3f, so instrumentation costs %s of it (target at most 5%%: %s)\n",
+		ratio, cost(ratio), verdict(ratio))
 	// At full load the server is CPU-bound: the throughput it can reach
-	// is the inverse of its CPU time per request.
+	// is the inverse of its CPU time per request. That figure hardly moves
+	// with what else the machine runs, where the throughput of one run can
+	// swing by a third.
 	cpuRatio := median(offCPU) / median(onCPU)
-	fmt.Fprintf(w, "server CPU per request, off / on: %.3f: the same cost measured as CPU, %s\n", cpuRatio, cost(cpuRatio))
-	how := "one after the other"
-	if o.together {
-		how = "both at once, sharing the CPUs"
-	}
-	fmt.Fprintf(w, "(%d run(s) per mode, %s; medians)\n", o.rounds, how)
-	fmt.Fprintln(w, "\ncommands (per mode; PORT is a free port picked at run time):")
+	fmt.Fprintf(w, "server CPU per request, off / on: %.3f, so instrumentation costs %s of the throughput it allows (target at most 5%%: %s)\n",
+		cpuRatio, cost(cpuRatio), verdict(cpuRatio))
+	fmt.Fprintf(w, "(%d run(s) per mode, one after the other; medians)\n", o.rounds)
+	fmt.Fprintln(w, "\ncommands, as run (on free ports picked at run time):")
 	seen := map[string]bool{}
 	for _, r := range runs {
 		if !seen[r.mode] {
@@ -230,10 +191,17 @@ func printThroughput(w io.Writer, runs []wrkRun, o options) {
 	fmt.Fprintln(w)
 }
 
-// cost is 1 - ratio as a percentage; a ratio above 1 is noise.
+func verdict(ratio float64) string {
+	if ratio < 0.95 {
+		return "OVER"
+	}
+	return "within"
+}
+
+// cost is 1 - ratio as a percentage; below 0, it is noise.
 func cost(ratio float64) string {
-	if ratio >= 1 {
-		return fmt.Sprintf("nothing measurable (%.1f%% the other way: noise)", 100*(ratio-1))
+	if ratio > 1 {
+		return fmt.Sprintf("%.1f%% (below 0: noise)", 100*(1-ratio))
 	}
 	return fmt.Sprintf("%.1f%%", 100*(1-ratio))
 }
