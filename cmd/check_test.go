@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ func TestCheckShowsWhatAReloadWouldDo(t *testing.T) {
 	e.mustRun("up", "-d")
 	before := e.pids()
 	kept, dropped := e.ports[:2], e.ports[2]
-	added := freePorts(t, 1)[0]
+	added := testnet.FreePorts(t, 1)[0]
 	taken, err := net.Listen("tcp", ":"+strconv.Itoa(added))
 	if err != nil {
 		t.Fatal(err)

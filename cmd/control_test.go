@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"io"
 	"net"
 	"os"
@@ -60,9 +61,9 @@ func TestClientHangingUpMidReloadDoesNotStopTheRollout(t *testing.T) {
 	conn.Write([]byte("POST /v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"))
 	bufio.NewReader(conn).ReadString('\n') // the status line: the reload has begun
 	conn.Close()
-	waitFor(t, "every port to answer v2", 15*time.Second, func() bool {
+	testnet.WaitFor(t, "every port to answer v2", 15*time.Second, func() bool {
 		for _, port := range e.ports {
-			if body, _ := get(port); body != "v2" {
+			if body, _ := testnet.Get(port); body != "v2" {
 				return false
 			}
 		}

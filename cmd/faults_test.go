@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net"
 	"os"
 	"path/filepath"
@@ -33,8 +34,8 @@ func TestKilledInstanceUnderLoadComesBackAndTheOthersNeverFail(t *testing.T) {
 	load := startHammer(others)
 	killed := time.Now()
 	syscall.Kill(before.PID, syscall.SIGKILL)
-	waitFor(t, "the killed instance to answer again", 10*time.Second, func() bool {
-		body, err := get(victim)
+	testnet.WaitFor(t, "the killed instance to answer again", 10*time.Second, func() bool {
+		body, err := testnet.Get(victim)
 		return err == nil && body == "v1"
 	})
 	t.Logf("port %d answered again %s after SIGKILL", victim, time.Since(killed).Round(time.Millisecond))
@@ -61,7 +62,7 @@ func TestCrashLoopingInstanceBacksOffFailsAndNeverDisturbsTheOthers(t *testing.T
 	}
 	healthy := e.pids()
 	seen := map[string]bool{}
-	waitFor(t, "port "+strconv.Itoa(bad)+" to be failed", 10*time.Second, func() bool {
+	testnet.WaitFor(t, "port "+strconv.Itoa(bad)+" to be failed", 10*time.Second, func() bool {
 		st := e.statuses()[bad]
 		seen[st.State] = true
 		return st.State == "failed"
@@ -80,13 +81,13 @@ func TestCrashLoopingInstanceBacksOffFailsAndNeverDisturbsTheOthers(t *testing.T
 		if pid != healthy[port] {
 			t.Errorf("port %d: pid %d -> %d while port %d crash-looped", port, healthy[port], pid, bad)
 		}
-		if _, err := get(port); err != nil {
+		if _, err := testnet.Get(port); err != nil {
 			t.Errorf("port %d: %v", port, err)
 		}
 	}
 	// A failed instance's port refuses connects rather than queueing them
 	// forever, so nginx fails over at once.
-	if portOpen(bad) {
+	if testnet.PortOpen(bad) {
 		t.Errorf("port %d accepts connections although its instance has failed", bad)
 	}
 }
@@ -98,7 +99,7 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := e.ports[0]
-	waitFor(t, "the instance to answer", 10*time.Second, func() bool { _, err := get(port); return err == nil })
+	testnet.WaitFor(t, "the instance to answer", 10*time.Second, func() bool { _, err := testnet.Get(port); return err == nil })
 	slow := make(chan error, 1)
 	go func() {
 		resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/slow")
@@ -138,7 +139,7 @@ func TestReloadToANeverReadyCommandHaltsAndRestores(t *testing.T) {
 		if port != first && pid != before[port] {
 			t.Errorf("port %d: pid %d -> %d, but the rollout halted before it", port, before[port], pid)
 		}
-		if body, err := get(port); err != nil || body != "v1" {
+		if body, err := testnet.Get(port); err != nil || body != "v1" {
 			t.Errorf("port %d: %q, %v; want the previous config's v1", port, body, err)
 		}
 	}
@@ -164,7 +165,7 @@ func TestReloadAddingATakenPortChangesNothing(t *testing.T) {
 	e := newEnv(t, 2, "")
 	e.mustRun("up", "-d")
 	before := e.pids()
-	added := freePorts(t, 1)[0]
+	added := testnet.FreePorts(t, 1)[0]
 	taken, err := net.Listen("tcp", ":"+strconv.Itoa(added))
 	if err != nil {
 		t.Fatal(err)

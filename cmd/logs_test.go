@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,7 +155,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 	expect := func(lines ...string) {
 		t.Helper()
 		want := strings.Join(lines, "\n") + "\n"
-		waitFor(t, fmt.Sprintf("output %q", want), 10*time.Second, func() bool { return out.String() == want })
+		testnet.WaitFor(t, fmt.Sprintf("output %q", want), 10*time.Second, func() bool { return out.String() == want })
 	}
 	expect(pa + "old a")
 	e.appendLog(e.b, "b is created later\n")

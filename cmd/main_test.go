@@ -3,8 +3,7 @@ package cmd
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,7 +45,7 @@ func newEnv(t *testing.T, n int, extra string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dir: dir, ports: freePorts(t, n)}
+	e := &env{t: t, dir: dir, ports: testnet.FreePorts(t, n)}
 	e.writeConfig(extra)
 	t.Cleanup(func() {
 		e.killManager()
@@ -134,48 +133,7 @@ func (e *env) killManager() {
 	}
 }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for len(ports) < n {
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
-
 var client = &http.Client{Timeout: 5 * time.Second}
-
-// get returns the body of GET / on port, or the error.
-func get(port int) (string, error) {
-	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return string(b), fmt.Errorf("status %s", resp.Status)
-	}
-	return string(b), err
-}
-
-func portOpen(port int) bool {
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
-}
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
@@ -200,15 +158,4 @@ func zombie(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
-}
-
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func TestRestartReplacesOnlyTheNamedPort(t *testing.T) {
 	if !strings.Contains(out, "ready in") {
 		t.Errorf("restart printed %q, want a ready line", out)
 	}
-	if _, err := get(target); err != nil {
+	if _, err := testnet.Get(target); err != nil {
 		t.Errorf("port %d after restart: %v", target, err)
 	}
 }
@@ -35,7 +36,7 @@ func TestStopKeepsAPortStoppedAcrossReloadUntilStart(t *testing.T) {
 	if st := e.statuses()[held]; st.State != "stopped" || st.PID != 0 {
 		t.Fatalf("port %d after stop: %+v, want stopped with no pid", held, st)
 	}
-	if portOpen(held) {
+	if testnet.PortOpen(held) {
 		t.Fatalf("port %d still accepts connections after stop", held)
 	}
 	e.writeConfig(builtIn("v2"))
@@ -43,14 +44,14 @@ func TestStopKeepsAPortStoppedAcrossReloadUntilStart(t *testing.T) {
 	if !strings.Contains(out, "left stopped") {
 		t.Errorf("reload output %q does not say port %d was left stopped", out, held)
 	}
-	if portOpen(held) {
+	if testnet.PortOpen(held) {
 		t.Fatalf("port %d was started by reload, want it kept stopped", held)
 	}
-	if body, _ := get(other); body != "v2" {
+	if body, _ := testnet.Get(other); body != "v2" {
 		t.Errorf("port %d after reload: %q, want v2", other, body)
 	}
 	e.mustRun("start", strconv.Itoa(held))
-	if body, err := get(held); err != nil || body != "v2" {
+	if body, err := testnet.Get(held); err != nil || body != "v2" {
 		t.Errorf("port %d after start: %q, %v; want v2 (the reloaded config)", held, body, err)
 	}
 }

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"sort"
 	"strconv"
@@ -49,7 +50,7 @@ func startHammer(ports []int) *hammer {
 					return
 				default:
 				}
-				body, err := get(port)
+				body, err := testnet.Get(port)
 				h.mu.Lock()
 				if err != nil {
 					h.failed.Add(1)
@@ -86,7 +87,7 @@ func TestReloadReplacesEveryPIDOnePortAtATimeWhileServing(t *testing.T) {
 		if alive(before[port]) && !zombie(before[port]) {
 			t.Errorf("port %d: old pid %d still alive after reload", port, before[port])
 		}
-		if body, _ := get(port); body != "v2" {
+		if body, _ := testnet.Get(port); body != "v2" {
 			t.Errorf("port %d after reload: got %q, want v2", port, body)
 		}
 	}
@@ -163,7 +164,7 @@ func TestReloadHaltsAtAFailingPortAndRestoresIt(t *testing.T) {
 		if port != first && after[port] != before[port] {
 			t.Errorf("port %d: pid %d -> %d, but the rollout halted before it", port, before[port], after[port])
 		}
-		if body, err := get(port); err != nil || body != "v1" {
+		if body, err := testnet.Get(port); err != nil || body != "v1" {
 			t.Errorf("port %d after the halted reload: %q, %v; want v1", port, body, err)
 		}
 	}
@@ -177,10 +178,10 @@ func TestSIGHUPStartsTheSameRollout(t *testing.T) {
 	syscall.Kill(e.managerPID(), syscall.SIGHUP)
 	// A new process may answer before the manager has recorded it as
 	// ready, so wait for both the answers and the pids.
-	waitFor(t, "every port to answer v2 from a new pid", 10*time.Second, func() bool {
+	testnet.WaitFor(t, "every port to answer v2 from a new pid", 10*time.Second, func() bool {
 		pids := e.pids()
 		for _, port := range e.ports {
-			if body, _ := get(port); body != "v2" || pids[port] == before[port] {
+			if body, _ := testnet.Get(port); body != "v2" || pids[port] == before[port] {
 				return false
 			}
 		}

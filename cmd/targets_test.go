@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"maps"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func wantGroups(addr string, ports []int) []string {
 }
 
 func TestTargetsWithoutAManagerComeFromTheConfig(t *testing.T) {
-	fixed := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	fixed := fmt.Sprintf("127.0.0.1:%d", testnet.FreePorts(t, 1)[0])
 	for _, tc := range []struct {
 		address, manager, note string
 	}{

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func TestUpDetachedServesEveryPortUntilDown(t *testing.T) {
 		if !strings.Contains(out, strconv.Itoa(port)) {
 			t.Errorf("status table does not show port %d:\n%s", port, out)
 		}
-		if body, err := get(port); err != nil || body != "Hello Itcast!" {
+		if body, err := testnet.Get(port); err != nil || body != "Hello Itcast!" {
 			t.Errorf("port %d: got %q, %v; want Hello Itcast!", port, body, err)
 		}
 	}
@@ -73,7 +74,7 @@ func TestUpDetachedServesEveryPortUntilDown(t *testing.T) {
 		t.Errorf("manager pid %d still alive after down", manager)
 	}
 	for _, port := range e.ports {
-		if alive(st[port].PID) || portOpen(port) {
+		if alive(st[port].PID) || testnet.PortOpen(port) {
 			t.Errorf("port %d: pid %d or the port survived down", port, st[port].PID)
 		}
 	}
@@ -106,7 +107,7 @@ func TestUpRefusesATakenPortAndStartsNothing(t *testing.T) {
 		t.Fatalf("up with a taken port: exit %d, stderr %q; want exit 1, %q and this test's pid", code, errOut, want)
 	}
 	for _, port := range []int{e.ports[0], e.ports[2]} {
-		if portOpen(port) {
+		if testnet.PortOpen(port) {
 			t.Errorf("port %d is open: up started something", port)
 		}
 	}
@@ -135,7 +136,7 @@ func TestForegroundUpPrefixesOutputAndStopsOnSIGTERM(t *testing.T) {
 	}()
 	seen := readUntil(t, lines, "PORT")
 	pids := e.pids()
-	if _, err := get(e.ports[0]); err != nil {
+	if _, err := testnet.Get(e.ports[0]); err != nil {
 		t.Fatalf("port %d: %v", e.ports[0], err)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -150,7 +151,7 @@ func TestForegroundUpPrefixesOutputAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("no output line prefixed %q in:\n%s", prefix, strings.Join(seen, "\n"))
 	}
 	for port, pid := range pids {
-		if alive(pid) || portOpen(port) {
+		if alive(pid) || testnet.PortOpen(port) {
 			t.Errorf("port %d: pid %d or the port survived SIGTERM", port, pid)
 		}
 	}
@@ -191,9 +192,9 @@ func TestKilledManagerLeavesNothingAndUpStartsAgain(t *testing.T) {
 	pids := e.pids()
 	manager := e.managerPID()
 	syscall.Kill(manager, syscall.SIGKILL)
-	waitFor(t, "every instance and port to be gone", 2*time.Second, func() bool {
+	testnet.WaitFor(t, "every instance and port to be gone", 2*time.Second, func() bool {
 		for port, pid := range pids {
-			if (alive(pid) && !zombie(pid)) || portOpen(port) {
+			if (alive(pid) && !zombie(pid)) || testnet.PortOpen(port) {
 				return false
 			}
 		}
@@ -202,7 +203,7 @@ func TestKilledManagerLeavesNothingAndUpStartsAgain(t *testing.T) {
 	// The pid file and socket are stale now; up must replace them.
 	e.mustRun("up", "-d")
 	for _, port := range e.ports {
-		if _, err := get(port); err != nil {
+		if _, err := testnet.Get(port); err != nil {
 			t.Errorf("port %d after the second up: %v", port, err)
 		}
 	}
@@ -214,7 +215,7 @@ func TestKilledInstanceIsRestartedAndCounted(t *testing.T) {
 	before := e.statuses()
 	victim := e.ports[0]
 	syscall.Kill(before[victim].PID, syscall.SIGKILL)
-	waitFor(t, "a new ready instance", 5*time.Second, func() bool {
+	testnet.WaitFor(t, "a new ready instance", 5*time.Second, func() bool {
 		s := e.statuses()[victim]
 		return s.State == "ready" && s.PID != before[victim].PID
 	})
@@ -225,7 +226,7 @@ func TestKilledInstanceIsRestartedAndCounted(t *testing.T) {
 	if other := e.ports[1]; after[other].PID != before[other].PID {
 		t.Errorf("port %d: pid changed %d -> %d, but only port %d was killed", other, before[other].PID, after[other].PID, victim)
 	}
-	if _, err := get(victim); err != nil {
+	if _, err := testnet.Get(victim); err != nil {
 		t.Errorf("port %d after restart: %v", victim, err)
 	}
 }

@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,12 +89,12 @@ func (d *deployment) pids() map[int]int {
 func (d *deployment) reloadUnderLoad(url string, keepAlive bool, change func()) ([]result, time.Time, string) {
 	d.t.Helper()
 	load := startLoad(url, 16, 1<<30, keepAlive)
-	waitFor(d.t, "some load before the reload", 30*time.Second, func() bool { return load.count() > 2000 })
+	testnet.WaitFor(d.t, "some load before the reload", 30*time.Second, func() bool { return load.count() > 2000 })
 	change()
 	out := d.mustRun("reload")
 	reloaded := time.Now()
 	served := load.count()
-	waitFor(d.t, "some load after the reload", 30*time.Second, func() bool { return load.count() > served+2000 })
+	testnet.WaitFor(d.t, "some load after the reload", 30*time.Second, func() bool { return load.count() > served+2000 })
 	return load.finish(), reloaded, out
 }
 
@@ -110,15 +108,4 @@ func checkReplaced(t *testing.T, before, after map[int]int) {
 			t.Errorf("port %d: pid %d -> %d, want a new process", port, pid, after[port])
 		}
 	}
-}
-
-// get returns the body of GET / on a port, or why not.
-func get(port int) (string, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"cmp"
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"io"
 	"net/http"
 	"os"
@@ -26,7 +27,7 @@ func TestDeployNginxConf(t *testing.T) {
 	ports := sortedFreePorts(t, 4)
 	prefix := t.TempDir()
 	conf := filepath.Join(prefix, "nginx.conf")
-	listen := freePort(t)
+	listen := testnet.FreePorts(t, 1)[0]
 	reload := []string{"/usr/sbin/nginx", "-p", prefix, "-c", conf, "-s", "reload"}
 	d.write("config.yaml", builtInConfig(ports, "v1", nil, reload))
 	// up writes the upstream file; nginx does not run yet, so up only
@@ -159,7 +160,7 @@ func runNginxConf(t *testing.T, prefix, conf string, port int) {
 			<-done
 		}
 	})
-	waitFor(t, "nginx to listen", 10*time.Second, func() bool { return portOpen(port) })
+	testnet.WaitFor(t, "nginx to listen", 10*time.Second, func() bool { return testnet.PortOpen(port) })
 }
 
 // checkEveryPortAnswers sends GETs through nginx, each on a new
@@ -228,7 +229,7 @@ func containsLines(haystack, needle string) bool {
 }
 
 func sortedFreePorts(t *testing.T, n int) []int {
-	ports := freePorts(t, n)
+	ports := testnet.FreePorts(t, n)
 	slices.Sort(ports)
 	return ports
 }

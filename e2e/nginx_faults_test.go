@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestReloadStopsWhenNginxStepFails(t *testing.T) {
 			// -s reload` finds no pid file.
 			prefix := t.TempDir()
 			conf := filepath.Join(prefix, "nginx.conf")
-			text := deployConf(t, prefix, filepath.Join(d.dir, "upstream.conf"), freePort(t))
+			text := deployConf(t, prefix, filepath.Join(d.dir, "upstream.conf"), testnet.FreePorts(t, 1)[0])
 			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +96,7 @@ func TestReloadStopsWhenNginxStepFails(t *testing.T) {
 				}
 			}
 			checkUntouched(t, d, before, "v1")
-			if portOpen(ports[4]) {
+			if testnet.PortOpen(ports[4]) {
 				t.Errorf("port %d was added although the reload stopped", ports[4])
 			}
 			checkNothingDown(t, filepath.Join(d.dir, "upstream.conf"), filepath.Join(d.dir, "ngx.real", "upstream.conf"))

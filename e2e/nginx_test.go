@@ -2,11 +2,10 @@ package e2e
 
 import (
 	"fmt"
-	"net"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +26,7 @@ func startNginx(t *testing.T, upstream, location string) *nginxServer {
 	t.Helper()
 	need(t, "/usr/sbin/nginx", "nginx")
 	prefix := t.TempDir()
-	n := &nginxServer{Port: freePort(t), Prefix: prefix, Conf: filepath.Join(prefix, "nginx.conf")}
+	n := &nginxServer{Port: testnet.FreePorts(t, 1)[0], Prefix: prefix, Conf: filepath.Join(prefix, "nginx.conf")}
 	conf := fmt.Sprintf(`worker_processes 2;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
@@ -69,61 +68,13 @@ http {
 			<-done
 		}
 	})
-	waitFor(t, "nginx to listen", 10*time.Second, func() bool { return portOpen(n.Port) })
+	testnet.WaitFor(t, "nginx to listen", 10*time.Second, func() bool { return testnet.PortOpen(n.Port) })
 	return n
 }
 
 // ReloadCommand is the argv that reloads this nginx.
 func (n *nginxServer) ReloadCommand() []string {
 	return []string{"/usr/sbin/nginx", "-p", n.Prefix, "-c", n.Conf, "-s", "reload"}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
-
-func portOpen(port int) bool {
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
-}
-
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func readFile(path string) string {

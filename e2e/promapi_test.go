@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net/http"
 	"net/url"
 	"os"
@@ -55,7 +56,7 @@ func startPrometheus(t *testing.T, config string) *promServer {
 	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	addr := "127.0.0.1:" + strconv.Itoa(testnet.FreePorts(t, 1)[0])
 	cmd := exec.Command("/usr/bin/prometheus", "--config.file="+file,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
 	var log bytes.Buffer
@@ -79,7 +80,7 @@ func startPrometheus(t *testing.T, config string) *promServer {
 		}
 	})
 	p := &promServer{api: "http://" + addr}
-	waitFor(t, "Prometheus to be ready", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "Prometheus to be ready", 30*time.Second, func() bool {
 		resp, err := http.Get(p.api + "/-/ready")
 		if err != nil {
 			return false

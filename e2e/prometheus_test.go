@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"io"
 	"net/http"
 	"os"
@@ -41,7 +42,7 @@ metrics:
 // scrapes, and the manager's /probe is asked for bad ports.
 func TestPrometheus(t *testing.T) {
 	d := newDeployment(t)
-	all := freePorts(t, 4)
+	all := testnet.FreePorts(t, 4)
 	ports := all[:3]
 	d.write("config.yaml", promConfig(ports))
 	d.mustRun("up", "-d")
@@ -220,7 +221,7 @@ func checkKilled(t *testing.T, d *deployment, prom *promServer, manager string, 
 
 	probe := fmt.Sprintf("http://%s/probe?port=%d", manager, victim)
 	var body string
-	waitFor(t, "the probe to report the killed instance down", 2*backoff, func() bool {
+	testnet.WaitFor(t, "the probe to report the killed instance down", 2*backoff, func() bool {
 		var code int
 		code, body = fetch(t, probe)
 		if code != http.StatusOK {

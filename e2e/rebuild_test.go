@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // run the old one).
 func TestReloadRunsTheBinaryRebuiltAtTheSamePath(t *testing.T) {
 	d := newDeployment(t)
-	ports := freePorts(t, 2)
+	ports := testnet.FreePorts(t, 2)
 	bin := filepath.Join(d.dir, "hellomgr")
 	data, err := os.ReadFile(hellomgrBin)
 	if err != nil {
@@ -27,7 +28,7 @@ func TestReloadRunsTheBinaryRebuiltAtTheSamePath(t *testing.T) {
 	d.mustRun("up", "-d")
 	before := d.pids()
 	for _, p := range ports {
-		if body, err := get(p); err != nil || body != "Hello Itcast!" {
+		if body, err := testnet.Get(p); err != nil || body != "Hello Itcast!" {
 			t.Fatalf("port %d: %q, %v; want Hello Itcast!", p, body, err)
 		}
 	}
@@ -44,7 +45,7 @@ func TestReloadRunsTheBinaryRebuiltAtTheSamePath(t *testing.T) {
 	d.mustRun("reload")
 	checkReplaced(t, before, d.pids())
 	for _, p := range ports {
-		if body, err := get(p); err != nil || body != "rebuilt" {
+		if body, err := testnet.Get(p); err != nil || body != "rebuilt" {
 			t.Errorf("port %d after the reload: %q, %v; want the rebuilt binary's answer", p, body, err)
 		}
 	}

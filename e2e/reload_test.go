@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,7 +26,7 @@ func portsYAML(ports []int) string {
 // and hands it to the new process, so nginx never sees a refused connect.
 func TestReloadBehindNginxBuiltIn(t *testing.T) {
 	d := newDeployment(t)
-	ports := freePorts(t, 4)
+	ports := testnet.FreePorts(t, 4)
 	config := func(message string) string {
 		return fmt.Sprintf(`ports: %s
 command: [%q, serve, --port, "{port}", --message, %q]
@@ -66,7 +67,7 @@ metrics:
 func TestReloadBehindNginxTornado(t *testing.T) {
 	needTornado(t)
 	d := newDeployment(t)
-	ports := freePorts(t, 4)
+	ports := testnet.FreePorts(t, 4)
 	app, err := os.ReadFile("../examples/tornado/hello.py")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"io"
 	"net"
 	"net/http"
@@ -103,7 +104,7 @@ func unitSettings(text string) map[string]string {
 // the socket: the built-in server would say READY=1 and STOPPING=1 too.
 func TestSystemdNotify(t *testing.T) {
 	d := newDeployment(t)
-	ports := freePorts(t, 2)
+	ports := testnet.FreePorts(t, 2)
 	d.write("config.yaml", fmt.Sprintf("ports: %s\nready: {timeout: 10s, interval: 20ms}\nstop: {timeout: 5s}\nmetrics: {address: off}\n", portsYAML(ports)))
 	sock := listenNotify(t, filepath.Join(d.dir, "notify"))
 

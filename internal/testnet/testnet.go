@@ -1,0 +1,74 @@
+// Package testnet holds what tests need to run real servers side by side
+// on one machine: free loopback ports chosen at run time, and waits that
+// always have a deadline.
+package testnet
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// FreePorts returns n distinct ports that were free a moment ago (each
+// bound on every interface, as the apps bind them, then released together).
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// PortOpen reports whether something accepts connections on 127.0.0.1:port.
+func PortOpen(port int) bool {
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// WaitFor polls cond every 10 ms until it holds, and fails the test when
+// limit passes first.
+func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var client = &http.Client{Timeout: 5 * time.Second}
+
+// Get returns the body of GET / on 127.0.0.1:port, or why not (a status
+// other than 200 is an error, with the body).
+func Get(port int) (string, error) {
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("status %s", resp.Status)
+	}
+	return string(b), err
+}
