@@ -10,12 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
@@ -53,17 +50,6 @@ type Manager struct {
 	rollouts rolloutStats
 	down     chan struct{} // closed when a client asks the manager to stop
 	downOnce sync.Once
-}
-
-// slot is one port: its current instance, and what outlives instances.
-type slot struct {
-	port     int
-	inst     *instance.Instance
-	listener *os.File // the port's socket under handoff "socket", else nil
-	logFile  io.WriteCloser
-	output   io.Writer
-	reloads  uint64
-	held     bool // stopped for maintenance: stays stopped across reloads
 }
 
 // New returns a manager for cfg. Nothing starts until Up.
@@ -194,18 +180,6 @@ func (m *Manager) Serve(ctx context.Context) error {
 	return errors.Join(<-errs, <-errs)
 }
 
-func (m *Manager) newSlot(port int, listener *os.File) (*slot, error) {
-	f, err := openLog(m.cfg.Logs, port, m.log)
-	if err != nil {
-		return nil, err
-	}
-	s := &slot{port: port, listener: listener, logFile: f, output: f}
-	if m.console != nil {
-		s.output = io.MultiWriter(f, m.console.writer(port))
-	}
-	return s, nil
-}
-
 // startAll starts the given ports' instances at once and waits for all.
 func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.StartMode) error {
 	errs := make([]error, len(ports))
@@ -224,68 +198,6 @@ func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.Start
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// spec builds the instance spec for a slot under cfg.
-func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
-	env := childEnv(cfg, s.port)
-	var listener *os.File
-	if cfg.Reload.Handoff == config.HandoffSocket && s.listener != nil {
-		listener = s.listener
-		env = append(env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
-	}
-	probe := instance.Probe{Timeout: cfg.Ready.Timeout, Interval: cfg.Ready.Interval, Notify: cfg.Ready.Notify}
-	if cfg.Ready.Kind == config.ProbeHTTP {
-		probe.HTTPPath = cfg.Ready.Path
-	}
-	return instance.Spec{
-		Port:        s.port,
-		Argv:        cfg.Argv(s.port, m.opts.Self),
-		Dir:         cfg.WorkDir,
-		Env:         env,
-		Listener:    listener,
-		Probe:       probe,
-		StopSignal:  cfg.Stop.Signal,
-		StopTimeout: cfg.Stop.Timeout,
-		Restart: instance.RestartPolicy{
-			Initial: cfg.Restart.Backoff, Max: cfg.Restart.MaxBackoff,
-			ResetAfter: cfg.Restart.ResetAfter, MaxTries: cfg.Restart.MaxTries,
-		},
-		Output:   s.output,
-		OnFailed: m.onFailed(s),
-	}
-}
-
-// onFailed closes a port's shared socket when its instance gives up, so
-// connects are refused (and nginx fails over at once) instead of waiting
-// in a queue no process will ever accept from. A later start, restart or
-// reload binds the port again.
-func (m *Manager) onFailed(s *slot) func(*instance.Instance) {
-	return func(i *instance.Instance) {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if s.inst == i && s.listener != nil {
-			s.closeListener()
-			m.log.Warn("instance failed; its port is closed until it is started again", "port", s.port)
-		}
-	}
-}
-
-// childEnv is the manager's environment, minus what belongs to the
-// manager's own supervisor (systemd's notify socket and passed sockets),
-// plus the config's env and PORT.
-func childEnv(cfg *config.Config, port int) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "PORT":
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, cfg.Env...)
-	return append(env, "PORT="+strconv.Itoa(port))
 }
 
 // Shutdown stops every instance gracefully (each bounded by the stop
@@ -316,59 +228,10 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (s *slot) close() {
-	s.closeListener()
-	s.logFile.Close()
-}
-
-func (s *slot) closeListener() {
-	if s.listener != nil {
-		s.listener.Close()
-		s.listener = nil
-	}
-}
-
 // RequestDown asks the manager's owner to shut down (the control
 // socket's `down`). DownRequested is closed once it has been asked.
 func (m *Manager) RequestDown()                   { m.downOnce.Do(func() { close(m.down) }) }
 func (m *Manager) DownRequested() <-chan struct{} { return m.down }
-
-// InstanceStatus is one row of `hellomgr status`.
-type InstanceStatus struct {
-	Port      int               `json:"port"`
-	PID       int               `json:"pid"`
-	State     string            `json:"state"`
-	Uptime    float64           `json:"uptime_seconds"`
-	Restarts  uint64            `json:"restarts"`
-	ByReason  map[string]uint64 `json:"restarts_by_reason,omitempty"`
-	RSS       int64             `json:"rss_bytes"`
-	CPU       float64           `json:"cpu_seconds"`
-	LastError string            `json:"last_error,omitempty"`
-	Reloads   uint64            `json:"reloads"`
-	StartTime time.Time         `json:"start_time,omitzero"`
-	LastExit  int               `json:"last_exit_code"`
-}
-
-// Instances returns a status snapshot of every slot, sorted by port.
-func (m *Manager) Instances() []instance.Status {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]instance.Status, 0, len(m.slots))
-	for _, s := range m.slots {
-		if s.inst != nil {
-			out = append(out, s.inst.Status())
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Port < out[j].Port })
-	return out
-}
-
-func (m *Manager) slot(port int) (*slot, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.slots[port]
-	return s, ok
-}
 
 var errNoSuchPort = errors.New("port is not configured")
 

@@ -2,8 +2,10 @@ package manager
 
 import (
 	"os"
+	"sort"
 	"time"
 
+	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/proc"
 )
 
@@ -44,4 +46,34 @@ func (m *Manager) Report() Report {
 		r.Instances = append(r.Instances, row)
 	}
 	return r
+}
+
+// InstanceStatus is one row of `hellomgr status`.
+type InstanceStatus struct {
+	Port      int               `json:"port"`
+	PID       int               `json:"pid"`
+	State     string            `json:"state"`
+	Uptime    float64           `json:"uptime_seconds"`
+	Restarts  uint64            `json:"restarts"`
+	ByReason  map[string]uint64 `json:"restarts_by_reason,omitempty"`
+	RSS       int64             `json:"rss_bytes"`
+	CPU       float64           `json:"cpu_seconds"`
+	LastError string            `json:"last_error,omitempty"`
+	Reloads   uint64            `json:"reloads"`
+	StartTime time.Time         `json:"start_time,omitzero"`
+	LastExit  int               `json:"last_exit_code"`
+}
+
+// Instances returns a status snapshot of every slot, sorted by port.
+func (m *Manager) Instances() []instance.Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]instance.Status, 0, len(m.slots))
+	for _, s := range m.slots {
+		if s.inst != nil {
+			out = append(out, s.inst.Status())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Port < out[j].Port })
+	return out
 }
