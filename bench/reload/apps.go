@@ -77,7 +77,7 @@ nginx:
   drain_timeout: 10s
 metrics:
   address: 127.0.0.1:0
-`, portsYAML(d.ports), yamlList(d.ngx.reloadCommand())))
+`, portsYAML(d.ports), yamlList(d.ngx.ReloadCommand())))
 }
 
 type bench struct {
@@ -111,7 +111,7 @@ func (b *bench) runApp(ctx context.Context, a app) ([]result, error) {
 	if err := d.write("upstream.conf", upstream); err != nil {
 		return nil, err
 	}
-	if err := d.ngx.start(b.root, d.path("upstream.conf")); err != nil {
+	if err := d.ngx.Start(b.root, d.path("upstream.conf")); err != nil {
 		return nil, err
 	}
 	if _, err := d.hellomgr(ctx, "up", "-d"); err != nil {
@@ -139,7 +139,7 @@ func (b *bench) runApp(ctx context.Context, a app) ([]result, error) {
 func (b *bench) measure(ctx context.Context, a app, d *deployment, method string, keepAlive bool, next func() int) (result, error) {
 	r := result{App: a.name, Method: method, ClientKeepAlive: keepAlive, ServedStatus: a.served[method]}
 	began := time.Now()
-	w, err := startWrk(ctx, b.opts, d.dir, method, keepAlive, a.served[method], d.ngx.url())
+	w, err := startWrk(ctx, b.opts, d.dir, method, keepAlive, a.served[method], d.ngx.URL())
 	if err != nil {
 		return r, err
 	}
@@ -149,12 +149,12 @@ func (b *bench) measure(ctx context.Context, a app, d *deployment, method string
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
-			w.wait()
+			w.Wait()
 			return r, ctx.Err()
 		}
 		v = next()
 		if err := a.configure(b, d, v); err != nil {
-			w.wait()
+			w.Wait()
 			return r, err
 		}
 		r.Reloads = append(r.Reloads, reload(ctx, d, v))
@@ -164,13 +164,13 @@ func (b *bench) measure(ctx context.Context, a app, d *deployment, method string
 		fmt.Fprintf(os.Stderr, "warning: %s %s: the last reload ended %.1fs into a %s run: too little load after it; use a longer -duration\n",
 			a.name, method, last.end.Sub(began).Seconds(), b.opts.duration)
 	}
-	stats, err := w.wait()
+	stats, err := w.Wait()
 	if err != nil {
 		return r, err
 	}
 	r.fill(stats)
 	r.NewCode = message(v)
-	r.NewCodeServed, r.AnswersAfter = newCodeServed(d.ngx.url(), message(v))
+	r.NewCodeServed, r.AnswersAfter = newCodeServed(d.ngx.URL(), message(v))
 	return r, nil
 }
 

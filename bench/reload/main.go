@@ -30,6 +30,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 type options struct {
@@ -67,7 +69,7 @@ func run(ctx context.Context, o options) error {
 	if o.reloads < 1 {
 		return fmt.Errorf("-reloads %d: want at least 1", o.reloads)
 	}
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -82,11 +84,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin, err := build(ctx, root, work)
+	bin, err := benchkit.Build(ctx, root, work)
 	if err != nil {
 		return err
 	}
-	b := &bench{opts: o, root: root, bin: bin, loadBefore: loadAverage()}
+	b := &bench{opts: o, root: root, bin: bin, loadBefore: benchkit.LoadAverage()}
 	var results []result
 	for _, name := range o.apps {
 		a, ok := apps[name]

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 // result is one wrk run across one or more reloads.
@@ -29,9 +31,9 @@ type result struct {
 	Served   int `json:"served"`
 	// Failed is every response with another status, plus every connect,
 	// read and write error.
-	Failed       int            `json:"failed"`
-	Statuses     map[string]int `json:"statuses"`
-	SocketErrors socketErrors   `json:"socket_errors"`
+	Failed       int                   `json:"failed"`
+	Statuses     map[string]int        `json:"statuses"`
+	SocketErrors benchkit.SocketErrors `json:"socket_errors"`
 
 	Reloads []reloadRun `json:"reloads"`
 	// ReloadSeconds is the slowest reload's wall time.
@@ -76,7 +78,7 @@ type reloadRun struct {
 
 // fill sets the counts and throughputs from wrk's figures and the
 // reloads' times.
-func (r *result) fill(s wrkStats) {
+func (r *result) fill(s benchkit.WrkStats) {
 	r.Statuses = map[string]int{}
 	for code, n := range s.Statuses {
 		r.Statuses[strconv.Itoa(code)] = n
@@ -90,7 +92,7 @@ func (r *result) fill(s wrkStats) {
 	var lengths []int64
 	for _, rr := range r.Reloads {
 		r.ReloadSeconds = max(r.ReloadSeconds, rr.Seconds)
-		lengths = append(lengths, bucket(rr.end)-bucket(rr.start)+1)
+		lengths = append(lengths, benchkit.Bucket(rr.end)-benchkit.Bucket(rr.start)+1)
 	}
 	if len(s.Buckets) == 0 {
 		return
@@ -98,11 +100,11 @@ func (r *result) fill(s wrkStats) {
 	b := s.Buckets
 	keys := slices.Sorted(maps.Keys(b))
 	first, last := keys[0], keys[len(keys)-1]
-	r.BeforeRPS = rate(b, first+100, bucket(r.Reloads[0].start)-1)
+	r.BeforeRPS = benchkit.Rate(b, first+100, benchkit.Bucket(r.Reloads[0].start)-1)
 	var during, span int64
 	for i := range r.Reloads {
 		rr := &r.Reloads[i]
-		from, to := bucket(rr.start), bucket(rr.end)
+		from, to := benchkit.Bucket(rr.start), benchkit.Bucket(rr.end)
 		for k := from; k <= to; k++ {
 			during += int64(b[k])
 		}
@@ -110,11 +112,11 @@ func (r *result) fill(s wrkStats) {
 		rr.StartMs, rr.EndMs = (from-first)*10, (to-first)*10
 	}
 	r.DuringRPS = float64(during) / (float64(span) / 100)
-	r.AfterRPS = rate(b, bucket(r.Reloads[len(r.Reloads)-1].end)+1, last-100)
+	r.AfterRPS = benchkit.Rate(b, benchkit.Bucket(r.Reloads[len(r.Reloads)-1].end)+1, last-100)
 	if r.BeforeRPS > 0 {
 		r.DuringRatio = r.DuringRPS / r.BeforeRPS
 		slices.Sort(lengths)
-		if q, ok := quietP10(b, first+100, bucket(r.Reloads[0].start)-1, lengths[len(lengths)/2]); ok {
+		if q, ok := quietP10(b, first+100, benchkit.Bucket(r.Reloads[0].start)-1, lengths[len(lengths)/2]); ok {
 			q /= r.BeforeRPS
 			r.QuietP10 = &q
 		}
@@ -128,33 +130,18 @@ func (r *result) fill(s wrkStats) {
 	}
 }
 
-// bucket is t's 10 ms bucket, as the wrk script numbers them.
-func bucket(t time.Time) int64 { return t.UnixMilli() / 10 }
-
 // quietP10 is the 10th percentile of the throughput of every window of
 // length buckets within from..to; false when there are fewer than 10.
 func quietP10(b map[int64]int, from, to, length int64) (float64, bool) {
 	var rates []float64
 	for k := from; k+length-1 <= to; k++ {
-		rates = append(rates, rate(b, k, k+length-1))
+		rates = append(rates, benchkit.Rate(b, k, k+length-1))
 	}
 	if len(rates) < 10 {
 		return 0, false
 	}
 	slices.Sort(rates)
 	return rates[len(rates)/10], true
-}
-
-// rate is responses per second over the 10 ms buckets from..to.
-func rate(b map[int64]int, from, to int64) float64 {
-	if to < from {
-		return 0
-	}
-	n := 0
-	for k := from; k <= to; k++ {
-		n += b[k]
-	}
-	return float64(n) / (float64(to-from+1) / 100)
 }
 
 func yesNo(b bool) string {
@@ -225,7 +212,7 @@ func writeJSON(path string, b *bench, results []result) error {
 		"reloads":        b.opts.reloads,
 		"nginx_config":   "deploy/nginx.conf with temporary paths, a loopback port and access_log off",
 		"loadavg_before": b.loadBefore,
-		"loadavg_after":  loadAverage(),
+		"loadavg_after":  benchkit.LoadAverage(),
 		"results":        results,
 	}
 	text, err := json.MarshalIndent(doc, "", "  ")
@@ -236,14 +223,4 @@ func writeJSON(path string, b *bench, results []result) error {
 		return err
 	}
 	return os.WriteFile(path, append(text, '\n'), 0o644)
-}
-
-// loadAverage is /proc/loadavg's first three figures.
-func loadAverage() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -19,15 +19,25 @@ type Child struct {
 	done chan struct{}
 }
 
-// StartChild starts cmd in a process group of its own (its pid is the
-// group's id), with SIGKILL as its parent-death signal, so that it does not
-// outlive a bench that dies. What cmd itself starts in other groups or
-// sessions is the caller's to stop.
+// StartChild starts cmd in a session of its own, and so in a process
+// group of its own whose id is its pid, with SIGKILL as its parent-death
+// signal, so that it does not outlive a bench that dies. What cmd itself
+// starts in other groups or sessions is the caller's to stop.
+//
+// A session of its own, because Linux's scheduler shares the CPU fairly
+// between sessions, not between processes, when autogroups are on
+// (/proc/sys/kernel/sched_autogroup_enabled, the default): a daemon that
+// detaches (`hellomgr up -d`, PM2's daemon) gets a session and so a share
+// of its own, and a process left in the bench's session would share one
+// with the bench, wrk and whatever else the bench started. Each service
+// the bench starts (nginx, wrk, a manager and its apps) thus gets a share
+// of its own, as systemd gives each unit a cgroup of its own.
 func StartChild(cmd *exec.Cmd) (*Child, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Setsid = true
+	cmd.SysProcAttr.Setpgid = false // setpgid fails in a session leader
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
@@ -37,7 +47,8 @@ func StartChild(cmd *exec.Cmd) (*Child, error) {
 	return c, nil
 }
 
-// PID is the child's process id, which is also its process group's.
+// PID is the child's process id, which is also its process group's and
+// its session's.
 func (c *Child) PID() int { return c.cmd.Process.Pid }
 
 // Done is closed once the child has exited and been reaped.

@@ -125,7 +125,8 @@ func StartWrk(ctx context.Context, c WrkConfig) (*WrkRun, error) {
 	w.cmd = exec.CommandContext(ctx, Wrk.Path, "-t", strconv.Itoa(c.Threads), "-c", strconv.Itoa(c.Connections),
 		"-d", fmt.Sprintf("%ds", secs), "--timeout", "10s", "-s", script, c.URL)
 	w.cmd.Stdout, w.cmd.Stderr = &w.out, &w.out
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A session of its own: a scheduling group of its own (see StartChild).
+	w.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	w.cmd.WaitDelay = 5 * time.Second
 	if err := w.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start wrk: %w", err)
