@@ -131,6 +131,9 @@ func (b *bench) runApp(ctx context.Context, a app) ([]result, error) {
 				r.App, r.Method, yesNo(r.ClientKeepAlive), r.Requests, r.Failed, r.ReloadSeconds, r.BeforeRPS, r.DuringRPS)
 		}
 	}
+	if b.opts.chart {
+		return results, b.handover(ctx, a, d, next)
+	}
 	return results, nil
 }
 

@@ -41,6 +41,7 @@ type options struct {
 	threads     int
 	out         string
 	apps        []string
+	chart       bool
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.IntVar(&o.connections, "connections", 32, "wrk connections to nginx")
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.StringVar(&o.out, "out", "", "JSON output (default bench/out/reload.json in the module)")
+	flag.BoolVar(&o.chart, "chart", true, "after the measured runs, draw docs/reload-<app>.png from one more reload with nginx logging which instance served each request")
 	flag.Parse()
 	o.apps = []string{"built-in", "tornado"}
 	if *only != "" {
