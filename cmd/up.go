@@ -64,8 +64,12 @@ func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr 
 	// live heap.
 	debug.SetGCPercent(25)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// Echo the instances' output only where someone can read it: not in
+	// the background, and not into /dev/null (systemd's
+	// StandardOutput=null). Without an echo, instances write straight into
+	// their log files and the manager copies nothing.
 	var console io.Writer
-	if readyFD == 0 {
+	if readyFD == 0 && !isDevNull(stdout) {
 		console = stdout
 	}
 	self, err := os.Executable()
@@ -154,6 +158,20 @@ func logError(log *slog.Logger, what string, err error) {
 	if err != nil {
 		log.Error(what, "err", err)
 	}
+}
+
+// isDevNull reports whether w is /dev/null.
+func isDevNull(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, null)
 }
 
 // closeInheritedFDs marks every descriptor the manager inherited (beyond

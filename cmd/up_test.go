@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net"
 	"os"
@@ -261,5 +262,25 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 	e := newEnv(t, 1, "")
 	if _, errOut, code := e.run("frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
 		t.Fatalf("unknown command: exit %d, stderr %q; want exit 2", code, errOut)
+	}
+}
+
+func TestForegroundUpIntoDevNullLetsInstancesWriteTheirFilesDirectly(t *testing.T) {
+	e := newEnv(t, 1, "")
+	cmd := e.command("up")
+	null, _ := os.Open(os.DevNull)
+	defer null.Close()
+	cmd.Stdout = null
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	port := e.ports[0]
+	testnet.WaitFor(t, "the instance to answer", 10*time.Second, func() bool { _, err := testnet.Get(port); return err == nil })
+	pid := e.statuses()[port].PID
+	out, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/1", pid))
+	want := filepath.Join(e.dir, "logs", strconv.Itoa(port)+".log")
+	if err != nil || out != want {
+		t.Errorf("instance stdout is %q (%v), want its log file %s", out, err, want)
 	}
 }

@@ -115,8 +115,14 @@ func (i *Instance) Status() Status {
 	return s
 }
 
-// Output returns the last lines the current or last process printed.
-func (i *Instance) Output() string { return i.out.String() }
+// Output returns the last lines the current or last process printed. An
+// instance writing straight into a file has them read from its end.
+func (i *Instance) Output() string {
+	if f, ok := i.spec.Output.(*os.File); ok {
+		return fileTail(f.Name(), 20)
+	}
+	return i.out.String()
+}
 
 // Start starts the process and returns once it is ready, or with the reason
 // it is not: it exited first, it did not answer within the probe timeout, or

@@ -35,6 +35,9 @@ func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 	if spec.Listener != nil {
 		cmd.ExtraFiles = []*os.File{spec.Listener}
 	}
+	if f, ok := out.(*os.File); ok {
+		return spawnDirect(cmd, f, spec.Argv[0])
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("output pipe: %w", err)
@@ -64,6 +67,19 @@ func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 		r.Close()
 		p.exited <- err
 	}()
+	return p, nil
+}
+
+// spawnDirect starts cmd writing straight into file: no pipe, no copy, so
+// a chatty instance (an access log line per request) costs the manager
+// nothing.
+func spawnDirect(cmd *exec.Cmd, file *os.File, name string) (*process, error) {
+	cmd.Stdout, cmd.Stderr = file, file
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{cmd: cmd, exited: make(chan error, 1)}
+	go func() { p.exited <- wait(cmd) }()
 	return p, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -69,7 +70,9 @@ func (r *runner) start() {
 	r.i.out.reset()
 	r.notReady = nil
 	out := io.Writer(r.i.out)
-	if r.i.spec.Output != nil {
+	if f, ok := r.i.spec.Output.(*os.File); ok {
+		out = f // straight into the file; Output() reads its end
+	} else if r.i.spec.Output != nil {
 		out = io.MultiWriter(r.i.spec.Output, r.i.out)
 	}
 	var extraEnv []string
@@ -194,7 +197,7 @@ func (r *runner) startError(pid int, cause string) error {
 		msg += fmt.Sprintf(" (pid %d)", pid)
 	}
 	msg += " " + cause
-	if out := strings.TrimSpace(r.i.out.String()); out != "" {
+	if out := strings.TrimSpace(r.i.Output()); out != "" {
 		msg += "\nlast output:\n  " + strings.ReplaceAll(out, "\n", "\n  ")
 	}
 	return fmt.Errorf("%s", msg)

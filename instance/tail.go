@@ -2,6 +2,8 @@ package instance
 
 import (
 	"bytes"
+	"io"
+	"os"
 	"strings"
 	"sync"
 )
@@ -55,6 +57,31 @@ func (t *tail) String() string {
 		lines = append(lines[:len(lines):len(lines)], string(t.part))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// fileTail returns the last n lines of the file at path (read from its
+// last 4 KiB), or "" when it cannot be read.
+func fileTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const chunk = 4096
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(fi.Size()-chunk, 0)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(buf), "\n"), "\n")
+	if off > 0 && len(lines) > 1 {
+		lines = lines[1:] // the first may be cut
+	}
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
 
 // reset forgets what was kept, at the start of each run.

@@ -168,6 +168,9 @@ func (m *Manager) closeListeners() {
 // Serve answers the control socket and the metrics endpoint until ctx
 // ends. Call it after Prepare, typically on its own goroutine.
 func (m *Manager) Serve(ctx context.Context) error {
+	if m.console == nil {
+		go m.rotateLogs(ctx)
+	}
 	errs := make(chan error, 2)
 	go func() { errs <- m.serveControl(ctx, m.controlLn) }()
 	go func() {

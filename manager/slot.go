@@ -21,16 +21,26 @@ type slot struct {
 	held     bool // stopped for maintenance: stays stopped across reloads
 }
 
+//
+// With no console to echo to (`up -d`, or systemd's StandardOutput=null),
+// the instances write straight into their log files: the manager copies
+// nothing, however much they log, and rotates the files by copy and
+// truncate (rotateLogs). Echoing to a console needs a copy through the
+// manager, which writes the file itself, rotated by lumberjack.
 func (m *Manager) newSlot(port int, listener *os.File) (*slot, error) {
+	if m.console == nil {
+		f, err := openDirect(m.cfg.Logs, port)
+		if err != nil {
+			return nil, err
+		}
+		return &slot{port: port, listener: listener, logFile: f, output: f}, nil
+	}
 	f, err := openLog(m.cfg.Logs, port, m.log)
 	if err != nil {
 		return nil, err
 	}
-	s := &slot{port: port, listener: listener, logFile: f, output: f}
-	if m.console != nil {
-		s.output = io.MultiWriter(f, m.console.writer(port))
-	}
-	return s, nil
+	output := io.MultiWriter(f, m.console.writer(port))
+	return &slot{port: port, listener: listener, logFile: f, output: output}, nil
 }
 
 // spec builds the instance spec for a slot under cfg.
