@@ -21,7 +21,6 @@ type slot struct {
 	held     bool // stopped for maintenance: stays stopped across reloads
 }
 
-//
 // With no console to echo to (`up -d`, or systemd's StandardOutput=null),
 // the instances write straight into their log files: the manager copies
 // nothing, however much they log, and rotates the files by copy and
