@@ -27,7 +27,7 @@ type Spec struct {
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
 	Restart     RestartPolicy
-	Output      io.Writer // the child's stdout and stderr; nil discards
+	Output      io.Writer // the child's stdout and stderr; an *os.File is handed to the child as is (no copy); nil discards
 	// OnFailed, if set, is called (on the instance's own goroutine) when
 	// the instance gives up and enters state failed.
 	OnFailed func(*Instance)
