@@ -198,17 +198,22 @@ func (i *Instance) setState(to State, update func(*Status)) {
 	}
 }
 
-// finish ends the owner goroutine's life: any stop request still queued is
-// answered, and a later Start may begin a new owner.
-func (i *Instance) finish() {
+// finish ends the owner goroutine's life: a later Start may begin a new
+// owner, and only then are the stop requests answered (waiters, and any
+// still queued), so that a Start right after Stop returns never finds the
+// old owner still running.
+func (i *Instance) finish(waiters []chan struct{}) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	i.running = false
+	for _, w := range waiters {
+		close(w)
+	}
 	for {
 		select {
 		case reply := <-i.stops:
 			close(reply)
 		default:
-			i.running = false
 			return
 		}
 	}

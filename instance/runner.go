@@ -35,7 +35,7 @@ type runner struct {
 // run is the instance's event loop: one select over the process's exit, its
 // probe, the backoff and kill timers, and stop requests.
 func (r *runner) run() {
-	defer r.i.finish()
+	defer func() { r.i.finish(r.waiters) }()
 	r.start()
 	for {
 		var exited chan error
@@ -155,10 +155,8 @@ func (r *runner) exited(err error) bool {
 	r.proc, r.probeDone, r.killAt = nil, nil, nil
 	reason, code := exitReason(err)
 	if len(r.waiters) > 0 {
+		// The waiters are answered by finish, once a Start may begin anew.
 		r.i.setState(Stopped, func(s *Status) { s.PID = 0; s.LastExitCode = code })
-		for _, w := range r.waiters {
-			close(w)
-		}
 		r.answerFirst(fmt.Errorf("instance %d (pid %d): %w", r.i.spec.Port, pid, errStoppedBeforeReady))
 		return true
 	}
@@ -253,7 +251,7 @@ func (r *runner) stop(reply chan struct{}) bool {
 	if r.proc == nil || r.proc.cmd == nil {
 		// In backoff (or a spawn that failed): nothing to signal.
 		r.i.setState(Stopped, func(s *Status) { s.PID = 0 })
-		close(reply)
+		r.waiters = append(r.waiters, reply) // answered by finish
 		r.answerFirst(fmt.Errorf("instance %d: %w", r.i.spec.Port, errStoppedBeforeReady))
 		return true
 	}
