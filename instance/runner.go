@@ -170,11 +170,13 @@ func (r *runner) exited(err error) bool {
 	r.i.status.LastExitCode, r.i.status.LastError = code, cause
 	r.i.mu.Unlock()
 	if !wasReady && r.first != nil {
-		r.answerFirst(r.startError(pid, cause))
+		err := r.startError(pid, cause)
 		if r.mode == GiveUp {
-			r.fail(nil)
+			r.fail(nil) // before answering: Start's caller sees state failed
+			r.answerFirst(err)
 			return true
 		}
+		r.answerFirst(err)
 	}
 	return r.scheduleRestart(reason)
 }
