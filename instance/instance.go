@@ -188,10 +188,13 @@ func (i *Instance) setState(to State, update func(*Status)) {
 	}
 	i.status.State = to
 	i.status.Since = time.Now()
+	pid := i.status.PID // the process the change is about, even if it is gone now
 	if update != nil {
 		update(&i.status)
 	}
-	pid := i.status.PID
+	if i.status.PID != 0 {
+		pid = i.status.PID
+	}
 	i.mu.Unlock()
 	if from != to {
 		i.log.Info(from.String()+" -> "+to.String(), "pid", pid)
