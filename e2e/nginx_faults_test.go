@@ -3,12 +3,13 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 
 	"github.com/hellomgr/hellomgr/nginx"
 )

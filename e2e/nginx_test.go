@@ -2,13 +2,14 @@ package e2e
 
 import (
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
 // nginxServer is a real nginx on a free loopback port, started by the test
@@ -53,21 +54,7 @@ http {
 	}
 	cmd := exec.Command("/usr/sbin/nginx", "-p", prefix, "-c", n.Conf, "-g", "daemon off;")
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	testnet.StartServer(t, cmd, syscall.SIGQUIT) // SIGQUIT: nginx's graceful stop
 	testnet.WaitFor(t, "nginx to listen", 10*time.Second, func() bool { return testnet.PortOpen(n.Port) })
 	return n
 }

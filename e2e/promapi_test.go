@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
 // promServer is a real Prometheus on a free loopback port, with its storage
@@ -61,24 +62,13 @@ func startPrometheus(t *testing.T, config string) *promServer {
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+	t.Cleanup(func() { // runs after the server has stopped
 		if t.Failed() {
 			t.Logf("prometheus log:\n%s", log.String())
 		}
 	})
+	testnet.StartServer(t, cmd, syscall.SIGTERM)
+
 	p := &promServer{api: "http://" + addr}
 	testnet.WaitFor(t, "Prometheus to be ready", 30*time.Second, func() bool {
 		resp, err := http.Get(p.api + "/-/ready")

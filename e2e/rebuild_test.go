@@ -2,10 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
 // With no command in the config, each instance runs `<hellomgr binary>

@@ -2,12 +2,13 @@ package e2e
 
 import (
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 
 	"github.com/hellomgr/hellomgr/nginx"
 )

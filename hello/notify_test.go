@@ -10,20 +10,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// notifySocket listens on a unixgram socket named name and sets
-// NOTIFY_SOCKET to it for the test.
-func notifySocket(t *testing.T, name string) *net.UnixConn {
-	t.Helper()
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", name)
-	return conn
-}
+	"github.com/hellomgr/hellomgr/internal/testnet"
+)
 
 // expectDatagram reads one datagram from conn and checks it is want.
 func expectDatagram(t *testing.T, conn *net.UnixConn, want string) {
@@ -47,7 +36,7 @@ func TestNotifyReadyStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	conn := notifySocket(t, filepath.Join(dir, "n"))
+	conn := testnet.NotifySocket(t, filepath.Join(dir, "n"))
 
 	in := start(t, Options{})
 	expectDatagram(t, conn, "READY=1")

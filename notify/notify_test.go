@@ -10,21 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomgr/hellomgr/internal/testnet"
+
 	"golang.org/x/sys/unix"
 )
-
-// listen plays the service manager: a unixgram socket named name, with
-// NOTIFY_SOCKET set to it for the test.
-func listen(t *testing.T, name string) *net.UnixConn {
-	t.Helper()
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", name)
-	return conn
-}
 
 // shortDir is a temporary folder short enough for a Unix socket path
 // (about 108 bytes), which t.TempDir may not be.
@@ -57,7 +46,7 @@ func monotonicUsec() int64 {
 }
 
 func TestMessages(t *testing.T) {
-	conn := listen(t, filepath.Join(shortDir(t), "n"))
+	conn := testnet.NotifySocket(t, filepath.Join(shortDir(t), "n"))
 	for _, tc := range []struct {
 		send func() error
 		want string
@@ -78,7 +67,7 @@ func TestMessages(t *testing.T) {
 // TestReloadingClock checks that RELOADING=1 carries the monotonic clock
 // at the time of the call, which systemd compares with its own.
 func TestReloadingClock(t *testing.T) {
-	conn := listen(t, filepath.Join(shortDir(t), "n"))
+	conn := testnet.NotifySocket(t, filepath.Join(shortDir(t), "n"))
 	before := monotonicUsec()
 	if err := Reloading(); err != nil {
 		t.Fatal(err)
@@ -96,7 +85,7 @@ func TestReloadingClock(t *testing.T) {
 }
 
 func TestAbstractSocket(t *testing.T) {
-	conn := listen(t, fmt.Sprintf("@hellomgr-notify-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	conn := testnet.NotifySocket(t, fmt.Sprintf("@hellomgr-notify-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	if err := Send("READY=1"); err != nil {
 		t.Fatal(err)
 	}

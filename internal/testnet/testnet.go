@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -71,4 +73,39 @@ func Get(port int) (string, error) {
 		return string(b), fmt.Errorf("status %s", resp.Status)
 	}
 	return string(b), err
+}
+
+// StartServer starts cmd (a server the test needs: nginx, Prometheus) so
+// that it dies with the test binary, and stops it when the test ends: stop
+// (its graceful signal), then SIGKILL after 10 s.
+func StartServer(t testing.TB, cmd *exec.Cmd, stop syscall.Signal) {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(stop)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+// NotifySocket plays a service manager: a unixgram socket named name,
+// with NOTIFY_SOCKET set to it for the test.
+func NotifySocket(t testing.TB, name string) *net.UnixConn {
+	t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", name)
+	return conn
 }
