@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,11 +49,11 @@ func (f *configFlag) client() (*manager.Client, error) {
 	if err == nil {
 		return manager.Dial(cfg.Socket), nil
 	}
-	abs, aerr := filepath.Abs(f.path)
-	if aerr != nil {
+	socket, serr := config.DefaultSocket(f.path)
+	if serr != nil {
 		return nil, err
 	}
-	return manager.Dial(filepath.Join(filepath.Dir(abs), ".hellomgr", "hellomgr.sock")), nil
+	return manager.Dial(socket), nil
 }
 
 // newRoot builds the command tree.

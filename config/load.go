@@ -55,6 +55,17 @@ func Parse(file string, data []byte) (*Config, error) {
 	return p.c, nil
 }
 
+// DefaultSocket is the control socket of the config file at path when it
+// does not set `socket:`; it needs no valid file, so that status and down
+// still reach a manager while someone fixes a typo in its config.
+func DefaultSocket(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return defaults(abs).Socket, nil
+}
+
 // defaults is the config of a file that sets nothing but its ports.
 // Reload.Handoff is left to finish: it depends on the command.
 func defaults(file string) *Config {
