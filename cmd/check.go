@@ -19,7 +19,10 @@ func newCheck() *cobra.Command {
 		Long: `check is the 'nginx -t' of hellomgr: it validates the config (every problem,
 with its file, line and key) and, when a manager runs for it, shows what a
 reload would do: ports added, removed and replaced, and added ports that
-another program holds. Exit 0 when a reload would go ahead, 1 otherwise.`,
+another program holds. It also says how a rollout swaps each port (handoff +
+READY=1, handoff alone, nginx drain or stop-then-start) and, where a client
+of nginx can see a failed request, which requests and the one change that
+saves them. Exit 0 when a reload would go ahead, 1 otherwise.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := cf.load()
@@ -28,6 +31,7 @@ another program holds. Exit 0 when a reload would go ahead, 1 otherwise.`,
 			}
 			out := c.OutOrStdout()
 			fmt.Fprintf(out, "%s: ok, %d ports, %s\n", cfg.File, len(cfg.Ports), describeCommand(cfg))
+			printSwap(out, cfg)
 			report, err := clientFor(cfg).Status(c.Context())
 			if errors.Is(err, manager.ErrNotRunning) {
 				fmt.Fprintln(out, "no manager is running for this config: `hellomgr up` would start every port")
@@ -62,10 +66,21 @@ func checkFree(out io.Writer, ports []int) error {
 }
 
 func describeCommand(cfg *config.Config) string {
-	if cfg.BuiltIn() {
+	switch {
+	case len(cfg.Command) == 0:
 		return "built-in server"
+	case cfg.BuiltIn():
+		return "built-in server (" + cfg.Command[0] + " serve)"
 	}
 	return "command " + cfg.Command[0]
+}
+
+// printSwap states how a rollout of cfg swaps each port and, when a
+// request can fail, which ones and the change that saves them.
+func printSwap(out io.Writer, cfg *config.Config) {
+	for _, line := range manager.SwapOf(cfg).Lines() {
+		fmt.Fprintln(out, line)
+	}
 }
 
 func orNone(ports []int) string {

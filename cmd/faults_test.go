@@ -145,6 +145,56 @@ func TestReloadToANeverReadyCommandHaltsAndRestores(t *testing.T) {
 	}
 }
 
+// ready.notify: true for an app that never says READY=1: the rollout
+// halts at the first port with a message that names the cause, and the
+// old instance, which was never stopped, keeps serving.
+func TestReloadToAnAppThatNeverSaysReadyHalts(t *testing.T) {
+	e := newEnv(t, 2, builtIn("v1"))
+	e.mustRun("up", "-d")
+	before := e.pids()
+	e.writeConfig(testChild("serve") + "reload:\n  handoff: socket\nready:\n  notify: true\n  timeout: 500ms\n")
+	_, errOut, code := e.run("reload")
+	t.Logf("reload: %s", errOut)
+	first := min(e.ports[0], e.ports[1])
+	want := "no READY=1 within ready.timeout (500ms): does the app use NOTIFY_SOCKET?"
+	if code != 1 || !strings.Contains(errOut, "reload halted at port "+strconv.Itoa(first)) || !strings.Contains(errOut, want) {
+		t.Fatalf("reload: exit %d, stderr %q; want exit 1, port %d and %q", code, errOut, first, want)
+	}
+	checkUntouched(t, e, before)
+}
+
+// reload.handoff: socket for an app that binds its port itself: the app
+// dies on "address in use", the rollout halts naming handoff: socket, and
+// the port is served by the previous config again.
+func TestHandoffToAnAppThatBindsItselfHalts(t *testing.T) {
+	e := newEnv(t, 2, builtIn("v1"))
+	e.mustRun("up", "-d")
+	e.writeConfig(testChild("bind-itself") + "reload:\n  handoff: socket\n")
+	_, errOut, code := e.run("reload")
+	t.Logf("reload: %s", errOut)
+	if code != 1 || !strings.Contains(errOut, "address already in use") || !strings.Contains(errOut, "with reload.handoff: socket hellomgr holds the port") {
+		t.Fatalf("reload: exit %d, stderr %q; want exit 1 naming reload.handoff: socket", code, errOut)
+	}
+	for _, port := range e.ports {
+		if body, err := testnet.Get(port); err != nil || body != "v1" {
+			t.Errorf("port %d: %q, %v; want the previous config's v1", port, body, err)
+		}
+	}
+}
+
+// checkUntouched wants every port served by the same process as before.
+func checkUntouched(t *testing.T, e *env, before map[int]int) {
+	t.Helper()
+	for port, pid := range e.pids() {
+		if pid != before[port] {
+			t.Errorf("port %d: pid %d -> %d, want the old instance untouched", port, before[port], pid)
+		}
+		if body, err := testnet.Get(port); err != nil || body != "v1" {
+			t.Errorf("port %d: %q, %v; want the previous config's v1", port, body, err)
+		}
+	}
+}
+
 func TestReloadToAMissingBinaryChangesNothing(t *testing.T) {
 	e := newEnv(t, 2, "")
 	e.mustRun("up", "-d")

@@ -41,6 +41,9 @@ ready and leaves the manager running in the background.`,
 			if err != nil {
 				return err
 			}
+			if o.readyFD == 0 { // not the background manager of an `up -d`
+				printSwap(c.ErrOrStderr(), cfg)
+			}
 			if o.detach {
 				return detach(c.Context(), cfg, c.OutOrStdout())
 			}

@@ -24,7 +24,7 @@ import (
 // Dir, which the caller sets to WorkDir (the program was checked there).
 func (c *Config) Argv(port int, self string) []string {
 	p := strconv.Itoa(port)
-	if c.BuiltIn() {
+	if len(c.Command) == 0 {
 		return []string{self, "serve", "--port", p}
 	}
 	argv := make([]string, len(c.Command))

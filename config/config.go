@@ -28,6 +28,8 @@ type Config struct {
 	// Command is the argv of one instance, with {port} still in it.
 	// Empty means the built-in server: "<hellomgr binary> serve --port {port}".
 	Command []string
+	// servesBuiltIn: Command runs hellomgr's own `serve` (see BuiltIn).
+	servesBuiltIn bool
 
 	// WorkDir is the children's working directory (key `dir`, default: Dir).
 	WorkDir string
@@ -138,5 +140,9 @@ type Nginx struct {
 	DrainTimeout time.Duration
 }
 
-// BuiltIn reports whether the instances run the built-in hello server.
-func (c *Config) BuiltIn() bool { return len(c.Command) == 0 }
+// BuiltIn reports whether the instances run the built-in hello server:
+// no Command, or a Command that runs a hellomgr binary's `serve`, as a
+// user writes it to pass a flag. The built-in server takes the port's
+// socket and says READY=1, so the defaults that follow from it (handoff,
+// notify) hold however it is spelled.
+func (c *Config) BuiltIn() bool { return len(c.Command) == 0 || c.servesBuiltIn }

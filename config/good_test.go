@@ -163,19 +163,50 @@ func TestGoodFiles(t *testing.T) {
 	}
 }
 
-func TestHandoffDefault(t *testing.T) {
+// The built-in server gets socket handoff and READY=1 however it is
+// spelled: a command that runs hellomgr's serve, to pass it a flag, is the
+// same server. Any other command binds its port itself unless told.
+func TestDefaultsFollowWhatRuns(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	link := filepath.Join(dir, "hm")
+	if err := os.Symlink(self, link); err != nil {
+		t.Fatal(err)
+	}
+	installed := filepath.Join(dir, "hellomgr") // another build, by its name
+	if err := os.WriteFile(installed, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		yaml string
-		want Handoff
+		yaml    string
+		handoff Handoff
+		notify  bool
 	}{
-		{"ports: [8001]", HandoffSocket},
-		{"ports: [8001]\ncommand: [sh]", HandoffNone},
-		{"ports: [8001]\ncommand: [sh]\nreload: {handoff: socket}", HandoffSocket},
-		{"ports: [8001]\nreload: {handoff: none}", HandoffNone},
+		{"ports: [8001]", HandoffSocket, true},
+		{`ports: [8001]
+command: [` + self + `, serve, --port, "{port}", --message, v2]`, HandoffSocket, true},
+		{`ports: [8001]
+command: [` + link + `, serve, --message, v2]`, HandoffSocket, true},
+		{"ports: [8001]\ncommand: [" + installed + ", serve]", HandoffSocket, true},
+		{"ports: [8001]\ncommand: [" + self + ", version]", HandoffNone, false},
+		{"ports: [8001]\ncommand: [sh]", HandoffNone, false},
+		{"ports: [8001]\ncommand: [sh, serve]", HandoffNone, false},
+		{"ports: [8001]\ncommand: [sh]\nreload: {handoff: socket}", HandoffSocket, false},
+		{"ports: [8001]\nreload: {handoff: none}", HandoffNone, true},
+		{"ports: [8001]\nready: {notify: false}", HandoffSocket, false},
+		{"ports: [8001]\ncommand: [" + self + ", serve]\nreload: {handoff: none}", HandoffNone, true},
 	}
 	for _, tc := range tests {
-		if got := mustLoad(t, write(t, tc.yaml)).Reload.Handoff; got != tc.want {
-			t.Errorf("%q: got handoff %q, want %q", tc.yaml, got, tc.want)
+		c, err := Parse("config.yaml", []byte(tc.yaml))
+		if err != nil {
+			t.Errorf("%q: %v", tc.yaml, err)
+			continue
+		}
+		if c.Reload.Handoff != tc.handoff || c.Ready.Notify != tc.notify {
+			t.Errorf("%q: got handoff %q, notify %v; want %q, %v", tc.yaml, c.Reload.Handoff, c.Ready.Notify, tc.handoff, tc.notify)
 		}
 	}
 }

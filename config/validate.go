@@ -11,12 +11,14 @@ func (p *parser) finish() {
 	p.checkBackoff()
 	p.checkSocket()
 	p.checkMetricsPort()
+	p.c.servesBuiltIn = runsServe(p.c.Command, p.c.WorkDir)
 	if !p.notifySet {
 		p.c.Ready.Notify = p.c.BuiltIn() // the built-in server says READY=1
 	}
 	if !p.handoffSet {
-		// The built-in server takes the socket; an arbitrary command is
-		// assumed to bind its port itself unless the file says otherwise.
+		// The built-in server takes the socket, however it is spelled; an
+		// arbitrary command is assumed to bind its port itself unless the
+		// file says otherwise.
 		p.c.Reload.Handoff = HandoffNone
 		if p.c.BuiltIn() {
 			p.c.Reload.Handoff = HandoffSocket

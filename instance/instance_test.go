@@ -280,7 +280,7 @@ func TestNotifyReadinessFailsWithoutReady(t *testing.T) {
 	spec.Probe.Notify = true
 	spec.Probe.Timeout = 300 * time.Millisecond
 	err := New(spec, nil).Start(context.Background(), GiveUp)
-	if err == nil || !strings.Contains(err.Error(), "no READY=1 on NOTIFY_SOCKET") {
+	if err == nil || !strings.Contains(err.Error(), "no READY=1 within ready.timeout (300ms): does the app use NOTIFY_SOCKET?") {
 		t.Fatalf("start error %v, want one saying no READY=1 came", err)
 	}
 }

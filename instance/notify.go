@@ -3,6 +3,7 @@ package instance
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -66,13 +67,18 @@ func (n *notifySocket) serve(pid int) {
 	}
 }
 
-// wait returns nil once the process has said READY=1, or ctx's error.
+// errNoReady is a process that never said READY=1: most often an app that
+// knows nothing of NOTIFY_SOCKET under ready.notify: true.
+var errNoReady = errors.New("sent no READY=1 within ready.timeout")
+
+// wait returns nil once the process has said READY=1, or errNoReady once
+// ctx is done.
 func (n *notifySocket) wait(ctx context.Context) error {
 	select {
 	case <-n.ready:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w (no READY=1 on NOTIFY_SOCKET)", ctx.Err())
+		return errNoReady
 	}
 }
 

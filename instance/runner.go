@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -136,6 +137,9 @@ func (r *runner) probed(err error) {
 	// Not ready in time: the process is hung or serves elsewhere. Kill it;
 	// its exit is handled as a failed start.
 	r.notReady = fmt.Errorf("not ready within %s: %v", r.i.spec.Probe.Timeout, err)
+	if errors.Is(err, errNoReady) {
+		r.notReady = fmt.Errorf("%w (%s): does the app use NOTIFY_SOCKET? ready.notify: true waits for it", err, r.i.spec.Probe.Timeout)
+	}
 	r.proc.signalGroup(syscall.SIGKILL)
 }
 
@@ -186,7 +190,12 @@ func (r *runner) startFailure(pid int, err error) string {
 	if r.notReady != nil {
 		return r.notReady.Error()
 	}
-	return "exited before ready: " + describeExit(err)
+	cause := "exited before ready: " + describeExit(err)
+	if r.i.spec.Listener != nil && strings.Contains(strings.ToLower(r.i.Output()), "address already in use") {
+		// The app tried to bind the port that hellomgr holds for it.
+		cause += "; with reload.handoff: socket hellomgr holds the port and passes it as fd 3 (LISTEN_FDS=1): make the app accept on it, or set reload.handoff: none"
+	}
+	return cause
 }
 
 // startError is the error Start returns: port, pid, cause and the last

@@ -104,6 +104,9 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	defer r.draining.Wait()
 	p := PlanPorts(old.Ports, cfg.Ports)
 	progress("config %s: %d to replace, %d to add, %d to remove", cfg.File, len(p.Replaced), len(p.Added), len(p.Removed))
+	for _, line := range SwapOf(cfg).Lines() {
+		progress("%s", line)
+	}
 	// The nginx step is tried before anything else, so that a broken one
 	// stops the reload before any instance is touched.
 	if err := r.publish(ctx, r.upstreamPorts(), p.Added); err != nil {
@@ -218,7 +221,7 @@ func (m *Manager) replace(ctx context.Context, r *rollout, port int) error {
 func (m *Manager) canOverlap(s *slot, cfg *config.Config) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return cfg.Ready.Notify && cfg.Reload.Handoff == config.HandoffSocket && s.listener != nil
+	return SwapOf(cfg).Kind == SwapOverlap && s.listener != nil
 }
 
 // replaceOverlapping starts the new instance beside the old one and stops

@@ -22,11 +22,21 @@ type Upstream struct {
 	Ports     []int
 	Down      map[int]bool
 	Keepalive int // idle connections each worker keeps to the instances
+	// Refusing: a port refuses connects while its process restarts, so
+	// each server gets max_fails=0 (see upstreamTmpl).
+	Refusing bool
 }
 
 var upstreamTmpl = template.Must(template.New("upstream").Parse(`upstream {{.Name}} {
+{{- if .Refusing}}
+    # max_fails=0: a port refuses connects while its process restarts
+    # (reload.handoff: none). nginx passes a refused connect, and a GET or
+    # HEAD that fails, to the next server; with the default max_fails=1 it
+    # would also take the port out for 10s (fail_timeout), and a rollout of
+    # every port within 10s would leave it no server at all.
+{{- end}}
 {{- range .Ports}}
-    server 127.0.0.1:{{.}}{{if index $.Down .}} down{{end}};
+    server 127.0.0.1:{{.}}{{if $.Refusing}} max_fails=0{{end}}{{if index $.Down .}} down{{end}};
 {{- end}}
     # Idle connections each nginx worker keeps open to the instances.
     # nginx closes them after 60s idle (keepalive_timeout), before the

@@ -64,6 +64,12 @@ var behaviours = map[string]func() int{
 		}()
 		return serve()
 	},
+	// bind-itself serves on a port it binds itself, whatever it inherits:
+	// an app that knows nothing of LISTEN_FDS.
+	"bind-itself": func() int {
+		os.Unsetenv("LISTEN_FDS")
+		return serve()
+	},
 	// slow-start waits SLOW_START (a duration) before serving.
 	"slow-start": func() int {
 		d, _ := time.ParseDuration(os.Getenv("SLOW_START"))
