@@ -84,12 +84,12 @@ func (d *deployment) pids() map[int]int {
 	return m
 }
 
-// reloadUnderLoad runs a load through nginx, reloads in the middle after
-// change() has updated the code, and returns the results with the time the
-// reload finished.
-func (d *deployment) reloadUnderLoad(url string, keepAlive bool, change func()) ([]result, time.Time, string) {
+// reloadUnderLoad runs a load through nginx (GET and POST, unless methods
+// are given), reloads in the middle after change() has updated the code,
+// and returns the results with the time the reload finished.
+func (d *deployment) reloadUnderLoad(url string, keepAlive bool, change func(), methods ...string) ([]result, time.Time, string) {
 	d.t.Helper()
-	load := startLoad(url, 16, 1<<30, keepAlive)
+	load := startLoad(url, 16, 1<<30, keepAlive, methods...)
 	testnet.WaitFor(d.t, "some load before the reload", 30*time.Second, func() bool { return load.count() > 2000 })
 	change()
 	out := d.mustRun("reload")
@@ -109,4 +109,16 @@ func checkReplaced(t *testing.T, before, after map[int]int) {
 			t.Errorf("port %d: pid %d -> %d, want a new process", port, pid, after[port])
 		}
 	}
+}
+
+// printedNginx returns the two parts of what `hellomgr nginx` prints: what
+// goes in nginx's http block, and the location for a server block.
+func (d *deployment) printedNginx() (httpPart, location string) {
+	d.t.Helper()
+	out := d.mustRun("nginx")
+	httpPart, location, ok := strings.Cut(out, "# In a server { } block:\n")
+	if !ok {
+		d.t.Fatalf("hellomgr nginx printed no server block part:\n%s", out)
+	}
+	return httpPart, location
 }

@@ -31,7 +31,11 @@ type loadRun struct {
 
 // Each worker keeps its connection to nginx alive unless keepAlive is false
 // (then every request is a new client, as a crowd of browsers would be).
-func startLoad(url string, workers, max int, keepAlive bool) *loadRun {
+// The workers alternate between methods (GET and POST when none is given).
+func startLoad(url string, workers, max int, keepAlive bool, methods ...string) *loadRun {
+	if len(methods) == 0 {
+		methods = []string{http.MethodGet, http.MethodPost}
+	}
 	l := &loadRun{stop: make(chan struct{})}
 	tr := &http.Transport{MaxIdleConnsPerHost: workers, DisableCompression: true, DisableKeepAlives: !keepAlive}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -46,11 +50,7 @@ func startLoad(url string, workers, max int, keepAlive bool) *loadRun {
 					return
 				default:
 				}
-				method := http.MethodGet
-				if (w+i)%2 == 1 {
-					method = http.MethodPost
-				}
-				l.record(send(client, method, url))
+				l.record(send(client, methods[(w+i)%len(methods)], url))
 			}
 		}()
 	}
@@ -105,7 +105,8 @@ type answer struct {
 
 // checkLoad asserts what a client of nginx must see across a reload: every
 // request answered by the app (no 5xx, no connection error), and every
-// request sent after the reload answered by the new code.
+// request sent after the reload answered by the new code. Each method in
+// want must have been served.
 func checkLoad(t *testing.T, results []result, reloaded time.Time, want map[string]answer) {
 	t.Helper()
 	var served, failed, after int
@@ -134,8 +135,11 @@ func checkLoad(t *testing.T, results []result, reloaded time.Time, want map[stri
 	if failed > 0 || served != len(results) {
 		t.Errorf("%d of %d requests failed, want 0", failed, len(results))
 	}
-	if byMethod["GET"] == 0 || byMethod["POST"] == 0 || after == 0 {
-		t.Errorf("load too thin to judge: %v served, %d after the reload", byMethod, after)
+	for method := range want {
+		if byMethod[method] == 0 || after == 0 {
+			t.Errorf("load too thin to judge: %v served, %d after the reload", byMethod, after)
+			break
+		}
 	}
 	if len(problems) > 0 {
 		if len(problems) > 10 {

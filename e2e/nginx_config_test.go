@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,29 +66,44 @@ func TestDeployNginxConfHasTheLocationHellomgrPrints(t *testing.T) {
 }
 
 // What `hellomgr nginx` prints passes `nginx -t` once its two parts are
-// where its comments say (startNginx checks), and proxies to every port;
-// with the default upstream name and with the one an `nginx:` section
-// sets.
+// where its comments say (startNginx checks), and proxies to every port:
+// an upstream block with the default name; the same with max_fails=0 for a
+// config whose ports refuse connects while they restart; and, for a config
+// with an `nginx:` section, an include of the upstream file that `up`
+// writes under the name the section sets.
 func TestHellomgrNginxOutput(t *testing.T) {
 	need(t, "/usr/sbin/nginx", "nginx")
-	for _, name := range []string{"", "hellomgr_tornado"} {
-		t.Run("upstream name "+cmp.Or(name, "default"), func(t *testing.T) {
+	tests := []struct {
+		name, handoff, nginx string
+		want                 []string
+		upFirst              bool // the http part includes a file that up writes
+	}{
+		{"handoff", "socket", "", []string{"upstream hellomgr {", "keepalive 32;"}, false},
+		{"stop-then-start", "none", "", []string{"max_fails=0;", "# max_fails=0: a port refuses connects"}, false},
+		{"nginx section", "socket", "nginx:\n  upstream: hellomgr_tornado\n  upstream_file: upstream.conf\n  reload_command: [/bin/true]\n", []string{"include "}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			d := newDeployment(t)
 			ports := sortedFreePorts(t, 4)
-			config := builtInConfig(ports, "v1", nil, nil)
-			if name != "" {
-				config += fmt.Sprintf("nginx:\n  upstream: %s\n  upstream_file: upstream.conf\n  reload_command: [/bin/true]\n", name)
-			}
+			config := strings.Replace(builtInConfig(ports, "v1", nil, nil), "handoff: socket", "handoff: "+tc.handoff, 1) + tc.nginx
 			d.write("config.yaml", config)
 			httpPart, serverPart, ok := strings.Cut(d.mustRun("nginx"), "# In a server { } block:\n")
 			if !ok {
 				t.Fatalf("hellomgr nginx: no server block part in:\n%s", httpPart)
 			}
-			if want := "upstream " + name + " {"; name != "" && !strings.Contains(httpPart, want) {
-				t.Errorf("hellomgr nginx: no %q in:\n%s", want, httpPart)
+			for _, want := range tc.want {
+				if !strings.Contains(httpPart, want) {
+					t.Errorf("hellomgr nginx: no %q in:\n%s", want, httpPart)
+				}
+			}
+			if tc.upFirst {
+				d.mustRun("up", "-d")
 			}
 			ngx := startNginx(t, httpPart, serverPart)
-			d.mustRun("up", "-d")
+			if !tc.upFirst {
+				d.mustRun("up", "-d")
+			}
 			checkEveryPortAnswers(t, fmt.Sprintf("http://127.0.0.1:%d/", ngx.Port), ports, "v1")
 		})
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,31 +22,28 @@ func portsYAML(ports []int) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-// The built-in server behind an upstream with nginx's default failure
-// settings (max_fails=1 fail_timeout=10s: one refused connect takes an
-// instance out for 10 s) and keep-alive. hellomgr holds each port's socket
-// and hands it to the new process, so nginx never sees a refused connect.
-func TestReloadBehindNginxBuiltIn(t *testing.T) {
+// The built-in server spelled out in `command:` to pass it a flag, with no
+// reload or ready keys: it gets the built-in's handoff and READY=1 all the
+// same. Behind exactly what `hellomgr nginx` prints for it (nginx's default
+// max_fails=1 fail_timeout=10s: one refused connect would take a port out
+// for 10 s) and keep-alive, nginx never sees a refused connect.
+func TestReloadBehindNginxBuiltInSpelledOut(t *testing.T) {
 	d := newDeployment(t)
 	ports := testnet.FreePorts(t, 4)
 	config := func(message string) string {
 		return fmt.Sprintf(`ports: %s
 command: [%q, serve, --port, "{port}", --message, %q]
-reload:
-  handoff: socket
-ready:
-  notify: true
 metrics:
   address: 127.0.0.1:0
 `, portsYAML(ports), hellomgrBin, message)
 	}
 	d.write("config.yaml", config("Hello v1"))
-	d.mustRun("up", "-d")
-	var servers strings.Builder
-	for _, p := range ports {
-		fmt.Fprintf(&servers, "        server 127.0.0.1:%d;\n", p)
+	if out := d.mustRun("check"); strings.Contains(out, "warning:") || !strings.Contains(out, "swap: handoff + READY=1") {
+		t.Errorf("check of the built-in spelled out:\n%s\nwant handoff + READY=1 and no warning", out)
 	}
-	ngx := startNginx(t, "    upstream app {\n"+servers.String()+"        keepalive 32;\n    }", nginx.Location("app"))
+	d.mustRun("up", "-d")
+	httpPart, location := d.printedNginx()
+	ngx := startNginx(t, httpPart, location)
 	before := d.pids()
 
 	// Clients keep their connections to nginx alive: nginx is never
@@ -61,15 +59,61 @@ metrics:
 	checkLoad(t, results, reloaded, map[string]answer{"GET": {200, "Hello v2"}, "POST": {405, ""}})
 }
 
-// The seed's Tornado app, which dies at once on SIGTERM: hellomgr takes
-// each instance out of the nginx upstream it writes (the one `hellomgr
-// nginx` prints) before stopping it. The code change is hello.py edited on
-// disk.
+// A user's own app, unmodified, that binds its port itself and dies at once
+// on SIGTERM (the seed's Tornado app; a plain http.server app), with no
+// nginx: section, behind exactly what `hellomgr nginx` prints for it. Each
+// port refuses connects while it restarts; the printed upstream's
+// max_fails=0 keeps nginx passing those, and GETs cut by the dying process,
+// to the next port: no GET fails. (POSTs the old process holds can fail:
+// check warns, and bench/reload counts them.)
+func TestReloadOfAnUnmodifiedAppBehindPrintedNginx(t *testing.T) {
+	needTornado(t)
+	apps := []struct {
+		name, file, command, line, change string
+	}{
+		{"tornado", "tornado/seed.py", `[/usr/bin/python3, app.py, "--port={port}"]`, `self.write("Hello Itcast!")`, `self.write("Hello v2")`},
+		{"http.server", "plain/app.py", `[/usr/bin/python3, app.py, --port, "{port}"]`, `b"Hello Itcast!"`, `b"Hello v2"`},
+	}
+	for _, app := range apps {
+		t.Run(app.name, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join("..", "examples", app.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(src), app.line) {
+				t.Fatalf("examples/%s: no %s to change", app.file, app.line)
+			}
+			d := newDeployment(t)
+			d.write("app.py", string(src))
+			d.write("config.yaml", fmt.Sprintf("ports: %s\ncommand: %s\nmetrics:\n  address: 127.0.0.1:0\n", portsYAML(testnet.FreePorts(t, 4)), app.command))
+			if out := d.mustRun("check"); !strings.Contains(out, "warning: POSTs the old process holds") {
+				t.Errorf("check of an app that refuses connects while it restarts:\n%s\nwant a warning about POSTs", out)
+			}
+			d.mustRun("up", "-d")
+			httpPart, location := d.printedNginx()
+			ngx := startNginx(t, httpPart, location)
+			before := d.pids()
+			results, reloaded, out := d.reloadUnderLoad(fmt.Sprintf("http://127.0.0.1:%d/", ngx.Port), true, func() {
+				d.write("app.py", strings.ReplaceAll(string(src), app.line, app.change))
+			}, http.MethodGet)
+			t.Logf("reload:\n%s", out)
+			t.Logf("nginx error log:\n%s", readFile(ngx.Prefix+"/error.log"))
+			checkReplaced(t, before, d.pids())
+			checkLoad(t, results, reloaded, map[string]answer{"GET": {200, "Hello v2"}})
+		})
+	}
+}
+
+// The seed's Tornado app, unmodified (examples/tornado/seed.py), which
+// binds its port itself and dies at once on SIGTERM: with an nginx:
+// section, hellomgr takes each instance out of the nginx upstream it writes
+// before stopping it (examples/tornado/nginx-drain.yaml). The code change
+// is the app edited on disk.
 func TestReloadBehindNginxTornado(t *testing.T) {
 	needTornado(t)
 	d := newDeployment(t)
 	ports := testnet.FreePorts(t, 4)
-	app, err := os.ReadFile("../examples/tornado/hello.py")
+	app, err := os.ReadFile("../examples/tornado/seed.py")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +125,6 @@ func TestReloadBehindNginxTornado(t *testing.T) {
 	ngx := startNginx(t, "    include "+upstreamFile+";", nginx.Location("hellomgr"))
 	d.write("config.yaml", fmt.Sprintf(`ports: %s
 command: [/usr/bin/python3, hello.py, "--port={port}"]
-reload:
-  handoff: socket
 nginx:
   upstream_file: upstream.conf
   reload_command: %s
