@@ -106,6 +106,9 @@ func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr 
 		printTable(stdout, m.Report())
 	}
 	waitForStop(ctx, m, sigs, log)
+	// A rollout in progress ends first, while the control socket still
+	// answers, so that a client watching it hears why it stopped.
+	m.EndRollouts()
 	stopServing()
 	return shutdown(m, cfg, sigs, log)
 }

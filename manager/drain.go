@@ -98,6 +98,9 @@ func (m *Manager) takeOut(ctx context.Context, r *rollout, ports []int) error {
 				r.progress("%d: %d connections still open after %s; stopping anyway", port, n, r.cfg.Nginx.DrainTimeout)
 				break
 			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 // nginx drain as a reload. A port stopped with StopPorts is started again,
 // as `systemctl restart` starts a stopped unit.
 func (m *Manager) Restart(ctx context.Context, ports []int, progress Progress) error {
-	return m.maintain(ctx, ports, progress, func(r *rollout) error {
+	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
 		for batch := range slices.Chunk(ports, r.cfg.Reload.MaxUnavailable) {
 			m.setHeld(batch, false)
 			if err := m.takeOut(ctx, r, batch); err != nil {
@@ -32,7 +32,7 @@ func (m *Manager) Restart(ctx context.Context, ports []int, progress Progress) e
 // connects are refused rather than queued. They stay stopped, across
 // reloads too, until StartPorts or Restart.
 func (m *Manager) StopPorts(ctx context.Context, ports []int, progress Progress) error {
-	return m.maintain(ctx, ports, progress, func(r *rollout) error {
+	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
 		m.setHeld(ports, true)
 		if err := m.takeOut(ctx, r, ports); err != nil {
 			return err
@@ -54,7 +54,7 @@ func (m *Manager) StopPorts(ctx context.Context, ports []int, progress Progress)
 // for maintenance, or failed), each ready before the next, and puts them
 // back into the nginx upstream.
 func (m *Manager) StartPorts(ctx context.Context, ports []int, progress Progress) error {
-	return m.maintain(ctx, ports, progress, func(r *rollout) error {
+	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
 		for _, port := range ports {
 			if err := m.startPort(ctx, r, port); err != nil {
 				return err
@@ -91,13 +91,19 @@ func (m *Manager) startPort(ctx context.Context, r *rollout, port int) error {
 // maintain runs fn as a rollout of the current config on configured ports,
 // one at a time with reloads, and puts every port back into nginx if fn
 // fails half-way.
-func (m *Manager) maintain(ctx context.Context, ports []int, progress Progress, fn func(*rollout) error) error {
-	if !m.rollout.TryLock() {
-		return ErrReloadInProgress
+func (m *Manager) maintain(ctx context.Context, ports []int, progress Progress, fn func(context.Context, *rollout) error) error {
+	ctx, done, err := m.beginRollout(ctx)
+	if err != nil {
+		return err
 	}
-	defer m.rollout.Unlock()
+	defer done()
 	cfg := m.Config()
-	for _, port := range ports {
+	for i, port := range ports {
+		if slices.Contains(ports[:i], port) {
+			// Two replacements of one port at once would leave one of the
+			// two new processes untracked, holding the port.
+			return fmt.Errorf("port %d is listed twice", port)
+		}
 		if !slices.Contains(cfg.Ports, port) {
 			return fmt.Errorf("port %d %w (configured: %s)", port, errNoSuchPort, portList(cfg.Ports))
 		}
@@ -107,7 +113,7 @@ func (m *Manager) maintain(ctx context.Context, ports []int, progress Progress, 
 	}
 	r := &rollout{m: m, old: cfg, cfg: cfg, progress: progress}
 	defer r.draining.Wait()
-	if err := fn(r); err != nil {
+	if err := m.stoppedByShutdown(fn(ctx, r)); err != nil {
 		if perr := m.putBack(context.WithoutCancel(ctx), r); perr != nil {
 			return fmt.Errorf("%w; and %w", err, perr)
 		}

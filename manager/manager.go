@@ -46,10 +46,14 @@ type Manager struct {
 	cfg   *config.Config
 	slots map[int]*slot
 
-	rollout  sync.Mutex // held for the whole of a reload
+	rollout  sync.Mutex // held for the whole of a rollout: see beginRollout
 	rollouts rolloutStats
-	down     chan struct{} // closed when a client asks the manager to stop
-	downOnce sync.Once
+	// life ends when the manager begins to stop, which cancels a rollout.
+	life            context.Context
+	endLife         context.CancelFunc
+	endRolloutsOnce sync.Once
+	down            chan struct{} // closed when a client asks the manager to stop
+	downOnce        sync.Once
 }
 
 // New returns a manager for cfg. Nothing starts until Up.
@@ -58,6 +62,7 @@ func New(cfg *config.Config, opts Options) *Manager {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{opts: opts, log: opts.Log, cfg: cfg, slots: map[int]*slot{}, down: make(chan struct{})}
+	m.life, m.endLife = context.WithCancel(context.Background())
 	if opts.Console != nil {
 		m.console = &console{out: opts.Console}
 	}
@@ -203,11 +208,13 @@ func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.Start
 	return errors.Join(errs...)
 }
 
-// Shutdown stops every instance gracefully (each bounded by the stop
-// timeout, then SIGKILL), closes the ports and releases the lock. It is
-// safe to call more than once.
+// Shutdown ends any rollout in progress (EndRollouts), then stops every
+// instance gracefully (each bounded by the stop timeout, then SIGKILL),
+// closes the ports and releases the lock. It is safe to call more than
+// once.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.notify(notify.Stopping())
+	m.EndRollouts()
 	m.mu.Lock()
 	slots := m.slots
 	m.slots = map[int]*slot{}

@@ -55,17 +55,18 @@ func PlanPorts(running, wanted []int) Plan {
 // reached keep their processes, and the error names the port and shows its
 // last output. Only one reload runs at a time.
 func (m *Manager) Reload(ctx context.Context, progress Progress) error {
-	if !m.rollout.TryLock() {
-		return ErrReloadInProgress
+	ctx, done, err := m.beginRollout(ctx)
+	if err != nil {
+		return err
 	}
-	defer m.rollout.Unlock()
+	defer done()
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
 	start := time.Now()
 	m.rollouts.started()
 	m.notify(notify.Reloading())
-	err := m.reload(ctx, progress)
+	err = m.stoppedByShutdown(m.reload(ctx, progress))
 	// Halted or not, Prometheus should follow the ports that run now
 	// (a halted rollout may have added some).
 	m.writeTargets()
@@ -254,7 +255,7 @@ func (m *Manager) replaceInTurn(ctx context.Context, r *rollout, s *slot) error 
 	prevPID := prev.Status().PID
 	progress("%d: stopping pid %d", port, prevPID)
 	stopped := prev.StopAsync()
-	if err := m.awaitRelease(s, prevPID, stopped, cfg.Stop.Timeout+time.Second); err != nil {
+	if err := m.awaitRelease(ctx, s, prevPID, stopped, cfg.Stop.Timeout+time.Second); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -281,7 +282,7 @@ func (m *Manager) replaceInTurn(ctx context.Context, r *rollout, s *slot) error 
 // socket, so that from then on only the new process can accept and its
 // readiness probe cannot be answered by the old one. Without a shared
 // socket it waits for the old process to exit.
-func (m *Manager) awaitRelease(s *slot, pid int, stopped <-chan struct{}, limit time.Duration) error {
+func (m *Manager) awaitRelease(ctx context.Context, s *slot, pid int, stopped <-chan struct{}, limit time.Duration) error {
 	var inode uint64
 	if s.listener != nil && pid > 0 {
 		inode, _ = proc.SocketInode(s.listener)
@@ -300,6 +301,8 @@ func (m *Manager) awaitRelease(s *slot, pid int, stopped <-chan struct{}, limit 
 			return nil
 		case <-deadline:
 			return fmt.Errorf("port %d: pid %d did not stop within %s", s.port, pid, limit)
+		case <-ctx.Done():
+			return fmt.Errorf("port %d: waiting for pid %d to stop: %w", s.port, pid, ctx.Err())
 		case <-tick.C:
 		}
 	}
