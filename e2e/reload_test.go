@@ -121,7 +121,9 @@ func TestReloadBehindNginxTornado(t *testing.T) {
 	upstreamFile := filepath.Join(d.dir, "upstream.conf")
 	// nginx must be running before hellomgr can reload it, and it needs
 	// the upstream file to start: write a first one, as `up` would.
-	d.write("upstream.conf", string(nginx.Upstream{Name: "hellomgr", Ports: ports}.Render()))
+	if err := (nginx.Upstream{Name: "hellomgr", Ports: ports}).WriteFile(upstreamFile); err != nil {
+		t.Fatal(err)
+	}
 	ngx := startNginx(t, "    include "+upstreamFile+";", nginx.Location("hellomgr"))
 	d.write("config.yaml", fmt.Sprintf(`ports: %s
 command: [/usr/bin/python3, hello.py, "--port={port}"]

@@ -96,9 +96,9 @@ func (s Swap) Warning() string {
 	case s.Kind == SwapHandoff:
 		return "POSTs the old process holds when it is stopped fail with 502 (nginx retries GETs) unless the app finishes them on SIGTERM; to fix, make it drain and say READY=1, and set ready.notify: true (examples/tornado/hellomgr_tornado.py does both for Tornado)"
 	case s.builtIn:
-		return "behind nginx's default max_fails=1, one refused connect takes a port out for 10 s and a rollout fails every request once all ports are out; to fix, remove reload.handoff: none"
+		return "behind an upstream with nginx's default max_fails=1 (not the max_fails=0 one `hellomgr nginx` prints), one refused connect takes a port out for 10 s and a rollout fails every request once all ports are out; to fix, remove reload.handoff: none"
 	}
-	return "POSTs the old process holds when it is stopped fail with 502, and behind nginx's default max_fails=1 a refused connect takes the port out for 10 s; to fix, add an nginx: section so each port leaves nginx before it stops (examples/tornado/nginx-drain.yaml)"
+	return "POSTs the old process holds when it is stopped fail with 502 (and behind an upstream with nginx's default max_fails=1, not the max_fails=0 one `hellomgr nginx` prints, a refused connect takes the port out for 10 s); to fix, add an nginx: section so each port leaves nginx before it stops (examples/tornado/nginx-drain.yaml)"
 }
 
 // Lines is the swap as check, up and reload print it: a "swap:" line,

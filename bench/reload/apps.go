@@ -1,23 +1,37 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
+	"github.com/hellomgr/hellomgr/hello"
 )
 
-// app is one of the two apps the bench reloads.
+// app is one of the apps the bench reloads: how its config.yaml spells
+// it, which files of the module it runs, and what "new code" means for it.
 type app struct {
-	name string
-	// configure writes the deployment's config.yaml and code for version
-	// v of the app.
-	configure func(b *bench, d *deployment, v int) error
+	name  string // for -app
+	label string // in the table
+	// fronts are the nginx setups it runs behind: every app behind what
+	// `hellomgr nginx` prints; the apps that cannot drain themselves also
+	// behind the nginx drain.
+	fronts []front
+	needs  []benchkit.Tool
+	// sources are files of the module (examples/...) copied into the
+	// deployment's folder, under their base names, for each version.
+	sources []string
+	// edit is the code change, in one of the copied sources; nil when the
+	// version is in the config (a --message) or cannot change at all.
+	edit *edit
+	// config is config.yaml's keys besides ports and the front's, for
+	// version v.
+	config func(d *deployment, v int) string
+	// answer is what GET / answers in version v.
+	answer func(v int) string
 	// served is the status that counts as served, by method: the built-in
 	// server answers POST with 405 by design (as Tornado answers a method
 	// its handler does not define), which is the app's answer, not a
@@ -25,188 +39,143 @@ type app struct {
 	served map[string]int
 }
 
-var apps = map[string]app{
-	"built-in": {name: "built-in", configure: configureBuiltIn, served: map[string]int{"GET": 200, "POST": 405}},
-	"tornado":  {name: "tornado", configure: configureTornado, served: map[string]int{"GET": 200, "POST": 200}},
+// edit replaces, in a copied source, every occurrence of a literal (there
+// must be exactly count of them, or the example changed under the bench)
+// with the new version's message, spelled as the language wants.
+type edit struct {
+	file    string // base name, among the sources
+	literal string
+	count   int
+	spell   func(message string) string
 }
 
-// message is what GET / answers in version v of either app.
-func message(v int) string { return fmt.Sprintf("Hello v%d", v) }
+// python is Debian's interpreter, which the plain app needs and nothing
+// else; Tornado apps need benchkit.Tornado (the same binary, importing
+// tornado).
+var python = benchkit.Tool{Path: "/usr/bin/python3", Package: "python3"}
 
-// The built-in server with socket handoff and no `nginx:` section: nginx
-// is never reloaded, and its upstream keeps max_fails=1 fail_timeout=10s.
-// The code change is a new --message.
-func configureBuiltIn(_ *bench, d *deployment, v int) error {
-	argv := []string{d.bin, "serve", "--port", "{port}", "--message", message(v)}
-	return d.write("config.yaml", fmt.Sprintf(`ports: %s
-command: %s
+var (
+	builtInServed = map[string]int{"GET": 200, "POST": 405}
+	pythonServed  = map[string]int{"GET": 200, "POST": 200}
+	tornadoEdit   = func(file string) *edit {
+		return &edit{file: file, literal: `self.write("Hello Itcast!")`, count: 2, // GET and POST
+			spell: func(m string) string { return fmt.Sprintf("self.write(%q)", m) }}
+	}
+)
+
+// apps in the order of the table.
+var apps = []app{
+	{
+		// No command: the shipped defaults (socket handoff, READY=1).
+		// Its answer cannot change without a command, so its "new code"
+		// is the reload itself, checked as every pid replaced.
+		name: "built-in", label: "built-in, no `command:`", fronts: []front{printed},
+		config: func(*deployment, int) string { return "" },
+		answer: func(int) string { return hello.DefaultMessage },
+		served: builtInServed,
+	},
+	{
+		// The same server spelled out, with no reload or ready keys:
+		// hellomgr gives a command that runs its own serve the built-in's
+		// defaults. The code change is a new --message.
+		name: "built-in-command", label: "built-in, spelled out in `command:`", fronts: []front{printed},
+		config: func(d *deployment, v int) string {
+			return "command: " + yamlList([]string{d.bin, "serve", "--port", "{port}", "--message", message(v)}) + "\n"
+		},
+		answer: message,
+		served: builtInServed,
+	},
+	{
+		// The seed as written: it binds its port itself and dies at once
+		// on SIGTERM, so no handoff or notify keys.
+		name: "tornado-seed", label: "Tornado seed", fronts: []front{printed, nginxDrain},
+		needs: []benchkit.Tool{benchkit.Tornado}, sources: []string{"examples/tornado/seed.py"},
+		edit:   tornadoEdit("seed.py"),
+		config: func(*deployment, int) string { return `command: [/usr/bin/python3, seed.py, "--port={port}"]` + "\n" },
+		answer: message,
+		served: pythonServed,
+	},
+	{
+		// The seed with hellomgr_tornado.py: it takes the socket, says
+		// READY=1 and drains itself.
+		name: "tornado-integrated", label: "Tornado seed + hellomgr_tornado.py", fronts: []front{printed},
+		needs:   []benchkit.Tool{benchkit.Tornado},
+		sources: []string{"examples/tornado/hello.py", "examples/tornado/hellomgr_tornado.py"},
+		edit:    tornadoEdit("hello.py"),
+		config: func(*deployment, int) string {
+			return `command: [/usr/bin/python3, hello.py, "--port={port}"]
 reload:
-  max_unavailable: 1
   handoff: socket
 ready:
   notify: true
-metrics:
-  address: 127.0.0.1:0
-`, portsYAML(d.ports), yamlList(argv)))
+`
+		},
+		answer: message,
+		served: pythonServed,
+	},
+	{
+		// The standard library's http.server: binds its port, no drain.
+		name: "plain", label: "plain http.server", fronts: []front{printed, nginxDrain},
+		needs: []benchkit.Tool{python}, sources: []string{"examples/plain/app.py"},
+		edit: &edit{file: "app.py", literal: `b"Hello Itcast!"`, count: 1,
+			spell: func(m string) string { return fmt.Sprintf("b%q", m) }},
+		config: func(*deployment, int) string { return `command: [/usr/bin/python3, app.py, --port, "{port}"]` + "\n" },
+		answer: message,
+		served: pythonServed,
+	},
 }
 
-// The seed's Tornado app as examples/tornado runs it: socket handoff and
-// the nginx drain. The code change is hello.py edited on disk.
-func configureTornado(b *bench, d *deployment, v int) error {
-	src, err := os.ReadFile(filepath.Join(b.root, "examples", "tornado", "hello.py"))
-	if err != nil {
-		return err
-	}
-	const line = `self.write("Hello Itcast!")`
-	if strings.Count(string(src), line) != 2 {
-		return fmt.Errorf("examples/tornado/hello.py: want %s twice (GET and POST), to change it", line)
-	}
-	code := strings.ReplaceAll(string(src), line, fmt.Sprintf("self.write(%q)", message(v)))
-	if err := d.write("hello.py", code); err != nil {
-		return err
-	}
-	return d.write("config.yaml", fmt.Sprintf(`ports: %s
-command: [/usr/bin/python3, hello.py, "--port={port}"]
-reload:
-  max_unavailable: 1
-  handoff: socket
-nginx:
-  upstream: hellomgr
-  upstream_file: upstream.conf
-  reload_command: %s
-  drain_timeout: 10s
-metrics:
-  address: 127.0.0.1:0
-`, portsYAML(d.ports), yamlList(d.ngx.ReloadCommand())))
-}
-
-type bench struct {
-	opts       options
-	root       string // the module's folder
-	bin        string // hellomgr, built from it
-	loadBefore string // /proc/loadavg when the bench started: the machine is shared
-}
-
-// runApp starts nginx and 4 instances of a, then measures a reload for
-// GET and POST, with and without client keep-alive.
-func (b *bench) runApp(ctx context.Context, a app) ([]result, error) {
-	d, err := newDeployment(b.bin)
-	if err != nil {
-		return nil, err
-	}
-	defer d.close()
-	if err := a.configure(b, d, 1); err != nil {
-		return nil, err
-	}
-	// nginx starts with the upstream block `hellomgr nginx` prints; with
-	// an `nginx:` section, `up` then rewrites that file itself.
-	out, err := d.hellomgr(ctx, "nginx")
-	if err != nil {
-		return nil, err
-	}
-	upstream, _, ok := strings.Cut(out, "# In a server { } block:")
-	if !ok {
-		return nil, fmt.Errorf("hellomgr nginx printed no server block part:\n%s", out)
-	}
-	if err := d.write("upstream.conf", upstream); err != nil {
-		return nil, err
-	}
-	if err := d.ngx.Start(b.root, d.path("upstream.conf")); err != nil {
-		return nil, err
-	}
-	if _, err := d.hellomgr(ctx, "up", "-d"); err != nil {
-		return nil, err
-	}
-	var results []result
-	version := 1
-	next := func() int { version++; return version }
-	for _, keepAlive := range []bool{true, false} {
-		for _, method := range []string{"GET", "POST"} {
-			r, err := b.measure(ctx, a, d, method, keepAlive, next)
-			if err != nil {
-				return results, err
-			}
-			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "%s %s client keep-alive %s: %d requests, %d failed, slowest reload %.2fs, %.0f -> %.0f req/s\n",
-				r.App, r.Method, yesNo(r.ClientKeepAlive), r.Requests, r.Failed, r.ReloadSeconds, r.BeforeRPS, r.DuringRPS)
+func findApp(name string) (app, bool) {
+	for _, a := range apps {
+		if a.name == name {
+			return a, true
 		}
 	}
-	if b.opts.chart {
-		return results, b.handover(ctx, a, d, next)
-	}
-	return results, nil
+	return app{}, false
 }
 
-// measure runs wrk through nginx and, from 30% of the run on, changes the
-// code to the next version and reloads, as many times as asked, 1 s apart.
-func (b *bench) measure(ctx context.Context, a app, d *deployment, method string, keepAlive bool, next func() int) (result, error) {
-	r := result{App: a.name, Method: method, ClientKeepAlive: keepAlive, ServedStatus: a.served[method]}
-	began := time.Now()
-	w, err := startWrk(ctx, b.opts, d.dir, method, keepAlive, a.served[method], d.ngx.URL())
-	if err != nil {
-		return r, err
+func appNames() []string {
+	var names []string
+	for _, a := range apps {
+		names = append(names, a.name)
 	}
-	pause := b.opts.duration * 3 / 10
-	var v int
-	for range b.opts.reloads {
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-			w.Wait()
-			return r, ctx.Err()
+	return names
+}
+
+// message is what GET / answers in version v of an app whose code changes.
+func message(v int) string { return fmt.Sprintf("Hello v%d", v) }
+
+// missing names the first of a's sources that the module does not hold
+// (yet: the examples are written alongside the bench), or "".
+func (a app) missing(root string) string {
+	for _, s := range a.sources {
+		if _, err := os.Stat(filepath.Join(root, s)); err != nil {
+			return s
 		}
-		v = next()
-		if err := a.configure(b, d, v); err != nil {
-			w.Wait()
-			return r, err
-		}
-		r.Reloads = append(r.Reloads, reload(ctx, d, v))
-		pause = time.Second
 	}
-	if last := r.Reloads[len(r.Reloads)-1]; last.end.Sub(began) > b.opts.duration*9/10 {
-		fmt.Fprintf(os.Stderr, "warning: %s %s: the last reload ended %.1fs into a %s run: too little load after it; use a longer -duration\n",
-			a.name, method, last.end.Sub(began).Seconds(), b.opts.duration)
-	}
-	stats, err := w.Wait()
-	if err != nil {
-		return r, err
-	}
-	r.fill(stats)
-	r.NewCode = message(v)
-	r.NewCodeServed, r.AnswersAfter = newCodeServed(d.ngx.URL(), message(v))
-	return r, nil
+	return ""
 }
 
-// reload runs `hellomgr reload` and times it.
-func reload(ctx context.Context, d *deployment, v int) reloadRun {
-	rr := reloadRun{Version: message(v), start: time.Now()}
-	out, err := d.hellomgr(ctx, "reload")
-	rr.end = time.Now()
-	rr.Seconds = rr.end.Sub(rr.start).Seconds()
-	rr.Output = strings.Split(strings.TrimSpace(out), "\n")
-	if err != nil {
-		rr.Error = err.Error()
-	}
-	return rr
-}
-
-// newCodeServed sends 8 GETs through nginx, each on a new connection (2
-// rounds of nginx's round robin over 4 instances in a worker), and
-// reports whether every one answered 200 want.
-func newCodeServed(url, want string) (bool, map[string]int) {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
-	seen := map[string]int{}
-	for range 8 {
-		resp, err := client.Get(url)
+// install writes version v of a into d: its sources, the edited one with
+// v's message, and config.yaml with the front's keys.
+func (a app) install(root string, d *deployment, v int) error {
+	for _, s := range a.sources {
+		src, err := os.ReadFile(filepath.Join(root, s))
 		if err != nil {
-			seen[err.Error()]++
-			continue
+			return err
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		seen[fmt.Sprintf("%d %s", resp.StatusCode, b)]++
+		code := string(src)
+		if e := a.edit; e != nil && e.file == filepath.Base(s) {
+			if n := strings.Count(code, e.literal); n != e.count {
+				return fmt.Errorf("%s: want %s %d times, to change it; found it %d times", s, e.literal, e.count, n)
+			}
+			code = strings.ReplaceAll(code, e.literal, e.spell(message(v)))
+		}
+		if err := d.write(filepath.Base(s), code); err != nil {
+			return err
+		}
 	}
-	return seen["200 "+want] == 8, seen
+	return d.write("config.yaml", "ports: "+portsYAML(d.ports)+"\n"+a.config(d, v)+d.front.config(d))
 }
 
 // yamlList is a flow list of quoted strings: an argv.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hellomgr/hellomgr/bench/internal/chart"
@@ -17,7 +18,8 @@ import (
 // handover runs one short wrk load with nginx logging which instance
 // served each request, reloads once in the middle, and draws requests per
 // second per instance: the picture of a rolling reload handing over port by
-// port, for the README (docs/reload-<app>.png).
+// port, for the README (docs/reload-<app>.png behind the printed front,
+// docs/reload-<app>-<front>.png behind another).
 func (b *bench) handover(ctx context.Context, a app, d *deployment, next func() int) error {
 	logPath := filepath.Join(d.ngx.Prefix, "handover.log")
 	conf, err := os.ReadFile(d.ngx.Conf)
@@ -36,19 +38,25 @@ func (b *bench) handover(ctx context.Context, a app, d *deployment, next func() 
 	if err := d.ngx.Reload(ctx); err != nil {
 		return err
 	}
+	// wrk runs 2 s before the reload and 2 s after it, however long it
+	// takes (a drain's lasts seconds): started for a minute, stopped with
+	// SIGINT. A session of its own, as in the measured runs.
 	start := time.Now()
-	wrk := exec.CommandContext(ctx, "/usr/bin/wrk", "-t2", "-c32", "-d6s", d.ngx.URL())
+	wrk := exec.CommandContext(ctx, "/usr/bin/wrk", "-t2", "-c32", "-d60s", d.ngx.URL())
+	wrk.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	if err := wrk.Start(); err != nil {
 		return fmt.Errorf("wrk: %w", err)
 	}
 	time.Sleep(2 * time.Second)
 	v := next()
-	if err := a.configure(b, d, v); err != nil {
+	if err := a.install(b.root, d, v); err != nil {
 		wrk.Process.Kill()
 		wrk.Wait()
 		return err
 	}
 	rr := reload(ctx, d, v)
+	time.Sleep(2 * time.Second)
+	wrk.Process.Signal(os.Interrupt)
 	if err := wrk.Wait(); err != nil {
 		return fmt.Errorf("wrk: %w", err)
 	}
@@ -59,8 +67,12 @@ func (b *bench) handover(ctx context.Context, a app, d *deployment, next func() 
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(b.root, "docs", "reload-"+a.name+".png")
-	title := fmt.Sprintf("%s: requests per second per instance through nginx, one hellomgr reload", a.name)
+	name := a.name
+	if d.front.name != printed.name {
+		name += "-" + d.front.name
+	}
+	path := filepath.Join(b.opts.chartDir, "reload-"+name+".png")
+	title := fmt.Sprintf("%s, %s: requests per second per instance through nginx, one hellomgr reload", strings.ReplaceAll(a.label, "`", ""), d.front.label)
 	marks := []chart.Mark{
 		{At: rr.start.Sub(start).Seconds(), Label: fmt.Sprintf("hellomgr reload (%.2f s)", rr.Seconds)},
 		{At: rr.end.Sub(start).Seconds()},

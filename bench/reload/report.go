@@ -17,23 +17,29 @@ import (
 	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
-// result is one wrk run across one or more reloads.
+// result is one wrk run across one or more reloads: one cell of the
+// matrix.
 type result struct {
 	App             string `json:"app"`
+	Front           string `json:"front"`
 	Method          string `json:"method"`
 	ClientKeepAlive bool   `json:"client_keepalive"`
 	// ServedStatus is the status that counts as served (405 for POST to
 	// the built-in server, by design).
 	ServedStatus int `json:"served_status"`
 	// Requests is every request wrk sent or tried to: responses plus
-	// connect, read and write errors.
-	Requests int `json:"requests"`
-	Served   int `json:"served"`
+	// connect, read and write errors. MinRequests is what the run asked
+	// for (-min-requests).
+	Requests    int `json:"requests"`
+	MinRequests int `json:"min_requests"`
+	Served      int `json:"served"`
 	// Failed is every response with another status, plus every connect,
 	// read and write error.
 	Failed       int                   `json:"failed"`
 	Statuses     map[string]int        `json:"statuses"`
 	SocketErrors benchkit.SocketErrors `json:"socket_errors"`
+	// Seconds is wrk's own measure of the run's length.
+	Seconds float64 `json:"seconds"`
 
 	Reloads []reloadRun `json:"reloads"`
 	// ReloadSeconds is the slowest reload's wall time.
@@ -63,17 +69,35 @@ type result struct {
 	NewCode       string         `json:"new_code"`
 	NewCodeServed bool           `json:"new_code_served"`
 	AnswersAfter  map[string]int `json:"answers_after"`
+
+	// NginxPrinted is what `hellomgr nginx` printed for the deployment's
+	// config, which its nginx runs.
+	NginxPrinted string `json:"nginx_printed"`
 }
 
 // reloadRun is one `hellomgr reload`.
 type reloadRun struct {
-	Version    string   `json:"version"`
-	Seconds    float64  `json:"seconds"`
-	StartMs    int64    `json:"start_ms"`
-	EndMs      int64    `json:"end_ms"`
-	Error      string   `json:"error,omitempty"`
-	Output     []string `json:"output"`
-	start, end time.Time
+	Version int      `json:"version"`
+	Seconds float64  `json:"seconds"`
+	StartMs int64    `json:"start_ms"`
+	EndMs   int64    `json:"end_ms"`
+	Error   string   `json:"error,omitempty"`
+	Output  []string `json:"output"`
+	// PIDs is each port's pid after the reload; EveryPIDReplaced says
+	// whether none is one from before it.
+	PIDs             map[int]int `json:"pids_after"`
+	EveryPIDReplaced bool        `json:"every_pid_replaced"`
+	start, end       time.Time
+}
+
+// everyPIDReplaced is true when each reload of r replaced every pid.
+func (r result) everyPIDReplaced() bool {
+	for _, rr := range r.Reloads {
+		if !rr.EveryPIDReplaced {
+			return false
+		}
+	}
+	return len(r.Reloads) > 0
 }
 
 // fill sets the counts and throughputs from wrk's figures and the
@@ -89,6 +113,7 @@ func (r *result) fill(s benchkit.WrkStats) {
 	r.Served = s.Statuses[r.ServedStatus]
 	r.Failed = s.Responses - r.Served + sockets
 	r.LatencyP99Ms, r.LatencyMaxMs = s.P99Ms, s.MaxMs
+	r.Seconds = s.Seconds
 	var lengths []int64
 	for _, rr := range r.Reloads {
 		r.ReloadSeconds = max(r.ReloadSeconds, rr.Seconds)
@@ -151,69 +176,156 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func printTable(w io.Writer, results []result) {
-	fmt.Fprintln(w, "| app | method | client keep-alive | requests | served | failed | socket errors (connect/read/write/timeout) | reloads | reload wall time (slowest) | req/s before | req/s during reloads | during / before | quiet windows, 10th pct | new code served |")
-	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-	for _, r := range results {
-		method := r.Method
-		if r.ServedStatus != 200 {
-			method += fmt.Sprintf(" (%d by design)", r.ServedStatus)
+// labels are the app's and the front's names in the table.
+func labels(r result) (string, string) {
+	appLabel, frontLabel := r.App, r.Front
+	if a, ok := findApp(r.App); ok {
+		appLabel = a.label
+	}
+	for _, f := range fronts {
+		if f.name == r.Front {
+			frontLabel = f.label
 		}
+	}
+	return appLabel, frontLabel
+}
+
+// printTable writes the matrix, ready to paste into the README, the line
+// that says how it was measured, then the details.
+func printTable(w io.Writer, b *bench, results []result) {
+	fmt.Fprintln(w, "| app | front | method | client keep-alive | requests | failed | slowest reload |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | ---: | ---: | ---: |")
+	for _, r := range results {
+		appLabel, frontLabel := labels(r)
+		requests := thousands(r.Requests)
+		if r.Requests < r.MinRequests {
+			requests += fmt.Sprintf(" (< %s)", thousands(r.MinRequests))
+		}
+		slowest := fmt.Sprintf("%.2f s", r.ReloadSeconds)
+		if n := failedReloads(r); n > 0 {
+			slowest += fmt.Sprintf(" (%d of %d reloads failed)", n, len(r.Reloads))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n",
+			appLabel, frontLabel, r.Method, yesNo(r.ClientKeepAlive), requests, failedText(r), slowest)
+	}
+	fmt.Fprintln(w)
+	cells := "cells"
+	if len(results) == 1 {
+		cells = "cell"
+	}
+	fmt.Fprintf(w, "`%s`: %d %s in %s on %d cores, load average %s before and %s after; 4 instances per app, wrk with %d threads and %d connections, each cell %d reloads from %s on, at least %s and %s requests long. The built-in server answers POST with 405 by design, counted as served.\n",
+		commandLine(), len(results), cells, time.Since(b.began).Round(time.Second), runtime.NumCPU(), b.loadBefore, benchkit.LoadAverage(),
+		b.opts.threads, b.opts.connections, b.opts.reloads, b.opts.duration*3/10, b.opts.duration, thousands(b.opts.minRequests))
+	fmt.Fprintln(w)
+	printDetails(w, results)
+}
+
+// printDetails is the rest of what each cell measured.
+func printDetails(w io.Writer, results []result) {
+	fmt.Fprintln(w, "| app | front | method | client keep-alive | served | other statuses | socket errors (connect/read/write/timeout) | wrk run | req/s before | req/s during reloads | during / before | quiet windows, 10th pct | every pid replaced | new code served |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+	for _, r := range results {
 		e := r.SocketErrors
 		quiet := "n/a"
 		if r.QuietP10 != nil {
 			quiet = fmt.Sprintf("%.0f%%", 100**r.QuietP10)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %d | %d/%d/%d/%d | %d | %.2f s | %.0f | %.0f | %.0f%% | %s | %s |\n",
-			r.App, method, yesNo(r.ClientKeepAlive), r.Requests, r.Served, r.Failed,
-			e.Connect, e.Read, e.Write, e.Timeout, len(r.Reloads), r.ReloadSeconds,
-			r.BeforeRPS, r.DuringRPS, 100*r.DuringRatio, quiet, yesNo(r.NewCodeServed))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %d/%d/%d/%d | %.1f s | %.0f | %.0f | %.0f%% | %s | %s | %s |\n",
+			r.App, r.Front, r.Method, yesNo(r.ClientKeepAlive), r.Served, otherStatuses(r),
+			e.Connect, e.Read, e.Write, e.Timeout, r.Seconds, r.BeforeRPS, r.DuringRPS, 100*r.DuringRatio, quiet,
+			yesNo(r.everyPIDReplaced()), yesNo(r.NewCodeServed))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Quiet windows: with no reload, 10% of the windows as long as a reload, taken before the first one, served less than this share of the mean: the machine's own noise, for scale.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Targets: 0 failed out of at least 50,000; throughput during the reload above 70% of before; built-in reload under 2 s.")
-	for _, r := range results {
-		fmt.Fprintf(w, "- %s %s, client keep-alive %s: %s\n", r.App, r.Method, yesNo(r.ClientKeepAlive), strings.Join(targets(r), "; "))
-	}
 }
 
-func targets(r result) []string {
-	mark := func(ok bool) string {
-		if ok {
-			return "met"
+// failedText is the failed count and what the failures were: statuses
+// other than the served one (a 502 is nginx's), and the socket errors wrk
+// saw (a read error is a connection closed under a request).
+func failedText(r result) string {
+	if r.Failed == 0 {
+		return "0"
+	}
+	var kinds []string
+	for _, code := range slices.Sorted(maps.Keys(r.Statuses)) {
+		if n := r.Statuses[code]; code != strconv.Itoa(r.ServedStatus) && n > 0 {
+			kinds = append(kinds, fmt.Sprintf("%s × %s", thousands(n), code))
 		}
-		return "NOT met"
 	}
-	t := []string{
-		fmt.Sprintf("%d failed of %d: %s", r.Failed, r.Requests, mark(r.Failed == 0 && r.Requests >= 50000)),
-		fmt.Sprintf("during/before %.0f%%: %s", 100*r.DuringRatio, mark(r.DuringRatio > 0.7)),
+	e := r.SocketErrors
+	for _, k := range []struct {
+		n    int
+		name string
+	}{{e.Connect, "connect errors"}, {e.Read, "read errors"}, {e.Write, "write errors"}} {
+		if k.n > 0 {
+			kinds = append(kinds, thousands(k.n)+" "+k.name)
+		}
 	}
-	if r.App == "built-in" {
-		t = append(t, fmt.Sprintf("reload %.2f s: %s", r.ReloadSeconds, mark(r.ReloadSeconds < 2)))
+	if len(kinds) == 1 { // "7 (read errors)", "5 (502)"
+		_, kind, _ := strings.Cut(kinds[0], " ")
+		kind = strings.TrimPrefix(kind, "× ")
+		return fmt.Sprintf("%s (%s)", thousands(r.Failed), kind)
 	}
-	return t
+	return fmt.Sprintf("%s (%s)", thousands(r.Failed), strings.Join(kinds, ", "))
+}
+
+// otherStatuses lists the statuses other than the served one, or "".
+func otherStatuses(r result) string {
+	var s []string
+	for _, code := range slices.Sorted(maps.Keys(r.Statuses)) {
+		if code != strconv.Itoa(r.ServedStatus) {
+			s = append(s, fmt.Sprintf("%s: %d", code, r.Statuses[code]))
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+func failedReloads(r result) int {
+	n := 0
+	for _, rr := range r.Reloads {
+		if rr.Error != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// thousands writes n with commas, as the README's tables do.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// commandLine is how the bench was run, as one would type it.
+func commandLine() string {
+	return strings.TrimSpace("go run ./bench/reload " + strings.Join(os.Args[1:], " "))
 }
 
 // writeJSON writes the raw figures, with what produced them.
-func writeJSON(path string, b *bench, results []result) error {
+func writeJSON(path string, b *bench, results []result, notRun []string) error {
 	ngx, _ := exec.Command("/usr/sbin/nginx", "-v").CombinedOutput()
 	wrk, _ := exec.Command("/usr/bin/wrk", "-v").CombinedOutput()
 	doc := map[string]any{
-		"command":        "go run ./bench/reload " + strings.Join(os.Args[1:], " "),
+		"command":        commandLine(),
 		"date":           time.Now().UTC().Format(time.RFC3339),
 		"go":             runtime.Version(),
 		"cpus":           runtime.NumCPU(),
 		"nginx":          strings.TrimSpace(string(ngx)),
 		"wrk":            strings.TrimSpace(strings.SplitN(string(wrk), "\n", 2)[0]),
 		"duration_s":     b.opts.duration.Seconds(),
+		"min_requests":   b.opts.minRequests,
+		"seconds":        time.Since(b.began).Seconds(),
 		"connections":    b.opts.connections,
 		"threads":        b.opts.threads,
 		"reloads":        b.opts.reloads,
-		"nginx_config":   "deploy/nginx.conf with temporary paths, a loopback port and access_log off",
+		"nginx_config":   "deploy/nginx.conf with temporary paths, a loopback port and access_log off, its include pointing at a file with the http part hellomgr nginx printed, and its location block replaced by the printed one",
 		"loadavg_before": b.loadBefore,
 		"loadavg_after":  benchkit.LoadAverage(),
 		"results":        results,
+		"not_run":        notRun,
 	}
 	text, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

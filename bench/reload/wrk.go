@@ -2,17 +2,18 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
-// startWrk runs wrk against url for the configured duration, in the
-// background, with its script written to dir; served is the status that
-// counts as served. The script counts served responses by 10 ms, so that
-// throughput before a reload and during it can be told apart.
-func startWrk(ctx context.Context, o options, dir, method string, keepAlive bool, served int, url string) (*benchkit.WrkRun, error) {
+// startWrk runs wrk against url for at most d, in the background, with its
+// script written to dir; served is the status that counts as served. The
+// script counts served responses by 10 ms, so that throughput before a
+// reload and during it can be told apart.
+func startWrk(ctx context.Context, o options, dir string, l load, served int, url string, d time.Duration) (*benchkit.WrkRun, error) {
 	return benchkit.StartWrk(ctx, benchkit.WrkConfig{
-		URL: url, Method: method, KeepAlive: keepAlive, Served: served,
-		Duration: o.duration, Threads: o.threads, Connections: o.connections, Dir: dir,
+		URL: url, Method: l.method, KeepAlive: l.keepAlive, Served: served,
+		Duration: d, Threads: o.threads, Connections: o.connections, Dir: dir,
 	})
 }

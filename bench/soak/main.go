@@ -115,7 +115,7 @@ func startNginx(root, dir string, ports []int) (*benchkit.NginxServer, error) {
 		return nil, err
 	}
 	upstreamFile := filepath.Join(dir, "upstream.conf")
-	if err := os.WriteFile(upstreamFile, nginx.Upstream{Name: "hellomgr", Ports: ports}.Render(), 0o644); err != nil {
+	if err := (nginx.Upstream{Name: "hellomgr", Ports: ports}).WriteFile(upstreamFile); err != nil {
 		return nil, err
 	}
 	port, err := benchkit.FreePorts(1)

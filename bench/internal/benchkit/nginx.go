@@ -52,6 +52,13 @@ func (n *NginxServer) Start(root, upstreamFile string) error {
 	if err != nil {
 		return err
 	}
+	return n.StartConf(text)
+}
+
+// StartConf is Start with a whole nginx.conf of the caller's (DeployConf
+// edited, say): it writes text to Conf, checks it with `nginx -t`, starts
+// nginx and waits until it listens on Port.
+func (n *NginxServer) StartConf(text string) error {
 	if err := os.WriteFile(n.Conf, []byte(text), 0o644); err != nil {
 		return err
 	}
@@ -60,9 +67,11 @@ func (n *NginxServer) Start(root, upstreamFile string) error {
 	}
 	cmd := exec.Command(Nginx.Path, "-p", n.Prefix, "-c", n.Conf, "-g", "daemon off;")
 	cmd.Stderr = os.Stderr
-	if n.child, err = StartChild(cmd); err != nil {
+	child, err := StartChild(cmd)
+	if err != nil {
 		return err
 	}
+	n.child = child
 	return WaitFor("nginx to listen", 10*time.Second, func() bool { return PortOpen(n.Port) })
 }
 
