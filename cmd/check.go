@@ -32,6 +32,9 @@ saves them. Exit 0 when a reload would go ahead, 1 otherwise.`,
 			out := c.OutOrStdout()
 			fmt.Fprintf(out, "%s: ok, %d ports, %s\n", cfg.File, len(cfg.Ports), describeCommand(cfg))
 			printSwap(out, cfg)
+			if err := manager.CheckPaths(cfg); err != nil {
+				return err
+			}
 			report, err := clientFor(cfg).Status(c.Context())
 			if errors.Is(err, manager.ErrNotRunning) {
 				fmt.Fprintln(out, "no manager is running for this config: `hellomgr up` would start every port")

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,13 +53,12 @@ func detach(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("find the hellomgr binary: %w", err)
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("create state folder: %w", err)
-	}
-	logPath := filepath.Join(cfg.StateDir, "hellomgr.log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	// Never through a link, and only in a state folder of our own.
+	logPath := manager.BackgroundLog(cfg.StateDir)
+	rotateManagerLog(logPath)
+	logFile, err := manager.OpenBackgroundLog(cfg.StateDir)
 	if err != nil {
-		return fmt.Errorf("open manager log: %w", err)
+		return err
 	}
 	defer logFile.Close()
 	r, w, err := os.Pipe()

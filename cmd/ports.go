@@ -48,13 +48,16 @@ func newPortCommand(use, short, long string, op portOp) *cobra.Command {
 }
 
 // configuredPorts parses port arguments; one that is not a number or not
-// in the config is a usage error that lists the configured ports.
+// in the config, or a port named twice, is a usage error.
 func configuredPorts(cfg *config.Config, args []string) ([]int, error) {
 	ports := make([]int, 0, len(args))
 	for _, a := range args {
 		p, err := strconv.Atoi(a)
-		if err != nil || !slices.Contains(cfg.Ports, p) {
+		switch {
+		case err != nil || !slices.Contains(cfg.Ports, p):
 			return nil, usageError{fmt.Errorf("port %s is not in %s (configured: %s)", a, cfg.File, joinPorts(cfg.Ports))}
+		case slices.Contains(ports, p):
+			return nil, usageError{fmt.Errorf("port %d is named twice; name each port once", p)}
 		}
 		ports = append(ports, p)
 	}

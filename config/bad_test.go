@@ -95,6 +95,7 @@ testdata/bad/duration_negative.yaml:6: nginx.drain_timeout: must not be negative
 testdata/bad/duration_zero.yaml:4: restart.reset_after: must be more than 0, got 0`},
 	{"backoff_more_than_max.yaml", `testdata/bad/backoff_more_than_max.yaml:4: restart.max_backoff: 1s is less than restart.backoff (2s)`},
 	{"backoff_order.yaml", `testdata/bad/backoff_order.yaml:3: restart.backoff: 30s is more than restart.max_backoff (10s by default)`},
+	{"backoff_floor.yaml", `testdata/bad/backoff_floor.yaml:3: restart.backoff: 1ms is too short; at least 10ms (an instance that keeps crashing, restarted faster, keeps a core busy)`},
 
 	// Other sections.
 	{"max_unavailable_zero.yaml", `testdata/bad/max_unavailable_zero.yaml:3: reload.max_unavailable: want 1 to 4 (the number of ports), got 0`},
@@ -114,8 +115,14 @@ testdata/bad/duration_zero.yaml:4: restart.reset_after: must be more than 0, got
 	{"nginx_bad.yaml", `testdata/bad/nginx_bad.yaml:3: nginx.upstream: "my upstream" is not a valid nginx upstream name (letters, digits, _, . and -)
 testdata/bad/nginx_bad.yaml:4: nginx.upstream_file: "no-such-dir/up.conf" ($D/no-such-dir/up.conf): folder $D/no-such-dir does not exist
 testdata/bad/nginx_bad.yaml:5: nginx.reload_command: empty; remove it for the default ["nginx", "-s", "reload"]`},
+	{"env_reserved.yaml", `testdata/bad/env_reserved.yaml:5: env.LISTEN_FDS: hellomgr sets it per instance (the number of sockets passed with reload.handoff: socket); remove it
+testdata/bad/env_reserved.yaml:6: env.LISTEN_PID: hellomgr sets it per instance (left unset: a pid other than the instance's own makes it ignore the socket passed); remove it
+testdata/bad/env_reserved.yaml:7: env.LISTEN_FDNAMES: hellomgr sets it per instance (the names of the sockets passed with reload.handoff: socket); remove it
+testdata/bad/env_reserved.yaml:8: env.NOTIFY_SOCKET: hellomgr sets it per instance (the socket the instance says READY=1 on, with ready.notify); remove it`},
+	{"nginx_reload_missing.yaml", `testdata/bad/nginx_reload_missing.yaml:5: nginx.reload_command[0]: "./no-such-reload-script" ($D/no-such-reload-script) does not exist`},
+	{"nginx_reload_not_in_path.yaml", `testdata/bad/nginx_reload_not_in_path.yaml:5: nginx.reload_command[0]: "hellomgr-no-such-nginx" not found in PATH`},
 	{"env_list.yaml", `testdata/bad/env_list.yaml:2: env: want a mapping of names to values, got a list`},
-	{"env_port.yaml", `testdata/bad/env_port.yaml:3: env.PORT: PORT is set by hellomgr to each instance's port; remove it`},
+	{"env_port.yaml", `testdata/bad/env_port.yaml:3: env.PORT: hellomgr sets it per instance (the instance's port); remove it`},
 	{"env_bad.yaml", `testdata/bad/env_bad.yaml:3: env: "MY-VAR" is not a variable name (letters, digits and _, not starting with a digit)
 testdata/bad/env_bad.yaml:4: env.LIST: want a string, got a list
 testdata/bad/env_bad.yaml:5: env.EMPTY: want a value, got nothing (write EMPTY: "" for an empty one)

@@ -129,37 +129,55 @@ func (p *parser) checkProgram() {
 	if len(p.c.Command) == 0 || p.c.Command[0] == "" || strings.Contains(p.c.Command[0], PortPlaceholder) {
 		return
 	}
-	name, line := p.c.Command[0], p.programLine
-	if !strings.Contains(name, "/") {
-		if _, err := exec.LookPath(name); errors.Is(err, exec.ErrDot) {
-			p.add(line, "command[0]", "%s is found only through a relative PATH entry; write %q or an absolute path", quote(name), "./"+name)
-		} else if err != nil {
-			p.add(line, "command[0]", "%s not found in PATH%s", quote(name), p.inWorkDir(name))
+	name, dir := p.c.Command[0], p.c.WorkDir
+	if p.dirBad {
+		if strings.Contains(name, "/") && !filepath.IsAbs(name) {
+			return // `dir` is wrong already; one message is enough
 		}
-		return
+		dir = "" // and no hint about what is in it
+	}
+	p.program("command[0]", p.programLine, name, dir)
+}
+
+// program checks that name, the program of the argv at key, can run: a
+// path to an executable file, relative to dir unless absolute, or a name
+// without a slash found in PATH. It returns what to run: a bare name as
+// it is (exec looks it up again at every start), a path made absolute.
+func (p *parser) program(key string, line int, name, dir string) (string, bool) {
+	if !strings.Contains(name, "/") {
+		_, err := exec.LookPath(name)
+		switch {
+		case errors.Is(err, exec.ErrDot):
+			p.add(line, key, "%s is found only through a relative PATH entry; write %q or an absolute path", quote(name), "./"+name)
+		case err != nil:
+			p.add(line, key, "%s not found in PATH%s", quote(name), inDir(dir, name))
+		default:
+			return name, true
+		}
+		return "", false
 	}
 	path := name
 	if !filepath.IsAbs(name) {
-		if p.dirBad {
-			return // `dir` is wrong already; one message is enough
-		}
-		path = filepath.Join(p.c.WorkDir, name)
+		path = filepath.Join(dir, name)
 	}
 	if msg := executable(path); msg != "" {
-		p.add(line, "command[0]", "%s %s", shown(name, path), msg)
+		p.add(line, key, "%s %s", shown(name, path), msg)
+		return "", false
 	}
+	return path, true
 }
 
-// inWorkDir hints at the usual cause of a bare name not found: the program
-// is in WorkDir, but a name without a slash is only looked up in PATH.
-func (p *parser) inWorkDir(name string) string {
-	if p.dirBad {
+// inDir hints at the usual cause of a bare name not found: the program
+// is in dir, the folder relative paths start from, but a name without a
+// slash is only looked up in PATH.
+func inDir(dir, name string) string {
+	if dir == "" {
 		return ""
 	}
-	if _, err := os.Stat(filepath.Join(p.c.WorkDir, name)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 		return ""
 	}
-	return fmt.Sprintf("; for the one in %s, write %q", p.c.WorkDir, "./"+name)
+	return fmt.Sprintf("; for the one in %s, write %q", dir, "./"+name)
 }
 
 // executable says what stops path from being run, or "".

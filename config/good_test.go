@@ -139,7 +139,7 @@ func TestFullConfig(t *testing.T) {
 		Nginx: &Nginx{
 			Upstream:      "app_backend",
 			UpstreamFile:  filepath.Join(dir, "upstream.conf"),
-			ReloadCommand: []string{"sudo", "nginx", "-s", "reload"},
+			ReloadCommand: []string{"sh", "-c", "sudo nginx -s reload"},
 			DrainTimeout:  0,
 		},
 	}

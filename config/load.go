@@ -49,6 +49,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	p.top(root)
 	p.finish()
+	p.checkExecSize()
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -99,6 +100,7 @@ func (p *parser) top(root *yaml.Node) {
 		case "dir":
 			p.workDir(v)
 		case "env":
+			p.envLine = k.Line
 			p.env(v)
 		case "ready":
 			p.ready(v)
@@ -142,13 +144,14 @@ func (p *parser) misspeltPorts(root *yaml.Node) bool {
 // recording why there is nothing to read. A second document is an error,
 // not silently ignored: it usually holds settings the user expects to apply.
 func (p *parser) document(data []byte) *yaml.Node {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	in := &lineReader{data: data}
+	dec := yaml.NewDecoder(in)
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			p.add(1, "", noPorts)
 		} else {
-			p.syntax(data, err)
+			p.syntax(data, in.read, err)
 		}
 		return nil
 	}
@@ -156,7 +159,7 @@ func (p *parser) document(data []byte) *yaml.Node {
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		p.syntax(data, err)
+		p.syntax(data, in.read, err)
 		return nil
 	default:
 		p.add(next.Line, "", "a second YAML document starts here; a config is one document, remove the \"---\"")
@@ -168,12 +171,35 @@ func (p *parser) document(data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
+// lineReader hands data to the YAML decoder one line at a time, so that
+// read says how far the decoder had to look when it failed: yaml.v3 reads
+// only as far as it needs (a few characters of lookahead), and a line
+// more is never read for nothing.
+type lineReader struct {
+	data []byte
+	read int
+}
+
+func (r *lineReader) Read(b []byte) (int, error) {
+	if r.read == len(r.data) {
+		return 0, io.EOF
+	}
+	line := r.data[r.read:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i+1]
+	}
+	n := copy(b, line)
+	r.read += n
+	return n, nil
+}
+
 var yamlError = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
-// syntax records a YAML syntax error. yaml.v3 often blames the line where
-// the enclosing block began, or no line at all, so the line is found again
-// as the first one whose prefix of the file fails the same way.
-func (p *parser) syntax(data []byte, err error) {
+// syntax records a YAML syntax error, found once the decoder had read the
+// first read bytes of data. yaml.v3 often blames the line where the
+// enclosing block began, or no line at all, so the line blamed is the
+// first one whose prefix of the file fails the same way (failingLine).
+func (p *parser) syntax(data []byte, read int, err error) {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	line := 1
 	if m := yamlError.FindStringSubmatch(msg); m != nil {
@@ -181,9 +207,10 @@ func (p *parser) syntax(data []byte, err error) {
 		msg = m[2]
 	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	if l := failingLine(lines, msg); l > 0 {
-		line = l
-	}
+	// The prefix that ends with the last line the decoder read fails as
+	// the whole file did: the decoder saw nothing else.
+	last := bytes.Count(data[:max(read-1, 0)], []byte("\n")) + 1
+	line = failingLine(data, lines, line, last, msg)
 	if line >= 1 && line <= len(lines) {
 		text := lines[line-1]
 		indent := text[:len(text)-len(bytes.TrimLeft(text, " \t"))]
@@ -195,22 +222,53 @@ func (p *parser) syntax(data []byte, err error) {
 	p.add(line, "", "invalid YAML: %s%s", msg, syntaxHint(msg))
 }
 
-// failingLine returns the smallest n such that the first n lines fail to
-// parse with message msg, by bisection, or 0 if none does.
-func failingLine(lines [][]byte, msg string) int {
-	fails := func(n int) bool {
-		return parseError(bytes.Join(lines[:n], nil)) == msg
+// cheapPrefix is the size of a prefix of the file that costs next to
+// nothing to parse again.
+const cheapPrefix = 64 << 10
+
+// failingLine returns the smallest n such that the first n lines of data
+// fail to parse with message msg, given that the first last lines do and
+// that yaml.v3 put the error on line yamlLine.
+//
+// Each try parses data up to line n again, so the search is led by cost.
+// First the lines of the first cheapPrefix bytes, in steps that double:
+// a construct left open on line 1 or 2 (a quote, a list) fails there, and
+// a file of usual size is searched whole. Beyond that, yamlLine (where the
+// construct at fault began, or where the error is) is taken as the lowest
+// line, and the search steps back from last in steps that double: the
+// answer is most often last or a line before it, so a large file costs
+// none or one or two parses more, never one per halving of the file.
+func failingLine(data []byte, lines [][]byte, yamlLine, last int, msg string) int {
+	ends := make([]int, last+1) // ends[n]: bytes in the first n lines
+	for i, l := range lines[:last] {
+		ends[i+1] = ends[i] + len(l)
 	}
-	lo, hi := 0, len(lines) // fails(lo) is false, fails(hi) should be true
-	if !fails(hi) {
-		return 0
+	fails := func(n int) bool { return parseError(data[:ends[n]]) == msg }
+	lo, hi := 1, last
+	for n := 1; n < last && ends[n] <= cheapPrefix; n *= 2 {
+		if fails(n) {
+			hi = n
+			break
+		}
+		lo = n + 1
 	}
-	for hi-lo > 1 {
+	if hi == last {
+		lo = max(lo, min(yamlLine, last))
+		for step := 1; lo < hi; step *= 2 {
+			n := max(hi-step, lo)
+			if !fails(n) {
+				lo = n + 1
+				break
+			}
+			hi = n
+		}
+	}
+	for lo < hi { // fails(hi); the answer is in [lo, hi]
 		mid := lo + (hi-lo)/2
 		if fails(mid) {
 			hi = mid
 		} else {
-			lo = mid
+			lo = mid + 1
 		}
 	}
 	return hi

@@ -35,7 +35,15 @@ func (p *parser) nginx(k, v *yaml.Node) {
 			hasFile = true
 			p.upstreamFile(ng, val)
 		case "reload_command":
+			// Run by the manager from wherever it was started: a relative
+			// program is made absolute against the config's folder. The
+			// default's "nginx" is not looked up, written or left out:
+			// `check` often runs where PATH lacks /usr/sbin, and writing
+			// the default must mean what leaving it out does.
 			args, ok := p.argv(key, val, `remove it for the default ["nginx", "-s", "reload"]`)
+			if ok && args[0] != "nginx" {
+				args[0], ok = p.program(key+"[0]", deref(val).Content[0].Line, args[0], p.c.Dir)
+			}
 			set(&ng.ReloadCommand)(args, ok)
 		case "drain_timeout":
 			set(&ng.DrainTimeout)(p.duration(key, val, true))

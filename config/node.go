@@ -70,7 +70,11 @@ func (p *parser) section(path string, v *yaml.Node, known []string, each func(k,
 		}
 		name := deref(k).Value
 		if known != nil && !slices.Contains(known, name) {
-			p.add(k.Line, path, "unknown key %s%s", quote(name), unknownHint(path, name))
+			hint := ""
+			if p.listed(k.Line) { // a hint costs a search; past the cap it is never shown
+				hint = unknownHint(path, name)
+			}
+			p.add(k.Line, path, "unknown key %s%s", quote(name), hint)
 			continue
 		}
 		if line, seen := first[name]; seen {

@@ -16,7 +16,9 @@ import (
 type parser struct {
 	file     string // as the caller gave it: messages quote it verbatim
 	c        *Config
-	problems []problem
+	problems []problem // the first maxProblems by line, in line order
+	more     int       // problems found beyond those
+	moreLine int       // the first line of those
 
 	// Facts the cross-key checks in finish need, with the lines to blame.
 	portsOK     bool // Ports is complete, so its length is meaningful
@@ -28,6 +30,7 @@ type parser struct {
 	socketLine  int // 0: Socket is the default
 	backoffLine int
 	maxBackLine int
+	envLine     int // line of the `env` key
 	metricsPort int // -1 unless metrics.address names a port
 	metricsLine int
 }
@@ -39,30 +42,66 @@ type problem struct {
 	msg  string
 }
 
+// maxProblems is how many problems an error lists; the ones after them
+// are only counted. A file with a million unknown keys is one mistake
+// (the wrong file, or a generated one), not a million to read.
+const maxProblems = 20
+
 // add records a problem at line under key path key ("" for none).
 func (p *parser) add(line int, key, format string, args ...any) {
+	line = max(line, 1)
+	if !p.listed(line) {
+		p.count(line)
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	if key != "" {
 		msg = key + ": " + msg
 	}
 	// One problem, one line of output, whatever the user's values contain.
 	msg = oneLine.Replace(msg)
-	p.problems = append(p.problems, problem{line: max(line, 1), msg: msg})
+	// After every problem on the same line or before it: line order, and
+	// file order within a line.
+	i, _ := slices.BinarySearchFunc(p.problems, line+1, func(pr problem, l int) int { return cmp.Compare(pr.line, l) })
+	p.problems = slices.Insert(p.problems, i, problem{line: line, msg: msg})
+	if len(p.problems) > maxProblems {
+		p.count(p.problems[maxProblems].line)
+		p.problems = p.problems[:maxProblems]
+	}
+}
+
+// listed reports whether a problem at line would be among the ones an
+// error lists, so that a caller can skip working out a hint for nothing.
+func (p *parser) listed(line int) bool {
+	return len(p.problems) < maxProblems || line < p.problems[len(p.problems)-1].line
+}
+
+// count records a problem that is not listed.
+func (p *parser) count(line int) {
+	if p.more == 0 || line < p.moreLine {
+		p.moreLine = line
+	}
+	p.more++
 }
 
 var oneLine = strings.NewReplacer("\n", " ", "\r", " ")
 
-// err returns every problem, in line order, as one joined error, or nil.
+// err returns the problems, in line order, as one joined error, or nil:
+// the first maxProblems, then one line that counts the rest.
 func (p *parser) err() error {
 	if len(p.problems) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(p.problems, func(a, b problem) int {
-		return cmp.Compare(a.line, b.line)
-	})
-	errs := make([]error, len(p.problems))
-	for i, pr := range p.problems {
-		errs[i] = fmt.Errorf("%s:%d: %s", p.file, pr.line, pr.msg)
+	errs := make([]error, 0, len(p.problems)+1)
+	for _, pr := range p.problems {
+		errs = append(errs, fmt.Errorf("%s:%d: %s", p.file, pr.line, pr.msg))
+	}
+	if p.more > 0 {
+		s := "s"
+		if p.more == 1 {
+			s = ""
+		}
+		errs = append(errs, fmt.Errorf("%s:%d: ... and %d more problem%s", p.file, p.moreLine, p.more, s))
 	}
 	return errors.Join(errs...)
 }
@@ -105,23 +144,33 @@ func suggest(key string, candidates []string) string {
 		return ""
 	}
 	key = strings.ToLower(key)
+	n := utf8.RuneCountInString(key)
 	best, bestDist := "", 3
 	for _, c := range candidates {
-		d := distance(key, c)
-		if d < bestDist && d <= max(1, len(c)/3) {
+		limit := min(bestDist-1, max(1, len(c)/3))
+		if abs(n-len(c)) > limit {
+			continue // at least that many insertions or deletions
+		}
+		if d := distance(key, c); d <= limit {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
 
+func abs(n int) int { return max(n, -n) }
+
 // distance is the optimal string alignment distance: edits plus swaps of
 // two neighbours, since "prot" for "port" is one slip, not two.
 func distance(a, b string) int {
 	s, t := []rune(a), []rune(b)
-	prev2 := make([]int, len(t)+1)
-	prev := make([]int, len(t)+1)
-	cur := make([]int, len(t)+1)
+	// Three rows on the stack for a word of the usual size: suggest may
+	// run once per key of a large file.
+	var rows [3][32]int
+	prev2, prev, cur := rows[0][:], rows[1][:], rows[2][:]
+	if len(t) >= len(rows[0]) {
+		prev2, prev, cur = make([]int, len(t)+1), make([]int, len(t)+1), make([]int, len(t)+1)
+	}
 	for j := range prev {
 		prev[j] = j
 	}

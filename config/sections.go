@@ -11,11 +11,23 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// reserved are the variables hellomgr sets in each instance's environment
+// itself, with what each one is. One from env as well would reach the
+// child twice, or in place of hellomgr's, and break it.
+var reserved = map[string]string{
+	"PORT":           "the instance's port",
+	"LISTEN_FDS":     "the number of sockets passed with reload.handoff: socket",
+	"LISTEN_FDNAMES": "the names of the sockets passed with reload.handoff: socket",
+	"LISTEN_PID":     "left unset: a pid other than the instance's own makes it ignore the socket passed",
+	"NOTIFY_SOCKET":  "the socket the instance says READY=1 on, with ready.notify",
+}
 
 // env reads `env`, a mapping of names to scalars, into sorted "K=V".
 // Numbers and booleans are kept as written: `DEBUG: true` is "DEBUG=true".
@@ -23,20 +35,64 @@ func (p *parser) env(v *yaml.Node) {
 	vals := map[string]string{}
 	p.section("env", v, nil, func(k, val *yaml.Node) {
 		name := k.Value
-		switch {
-		case !envName.MatchString(name):
+		if what, ok := reserved[name]; ok {
+			p.add(k.Line, "env."+name, "hellomgr sets it per instance (%s); remove it", what)
+			return
+		}
+		if !envName.MatchString(name) {
 			p.add(k.Line, "env", "%s is not a variable name (letters, digits and _, not starting with a digit)", quote(name))
-		case name == "PORT":
-			p.add(k.Line, "env.PORT", "PORT is set by hellomgr to each instance's port; remove it")
-		default:
-			if s, ok := p.envValue("env."+name, name, val); ok {
-				vals[name] = s
-			}
+			return
+		}
+		s, ok := p.envValue("env."+name, name, val)
+		if ok && len(name)+len("=")+len(s) >= maxArgLen {
+			p.add(val.Line, "env."+name, "%d bytes, too long for one variable: Linux allows less than %d KiB with its name (MAX_ARG_STRLEN), so no instance could start; pass it in a file instead", len(s), maxArgLen>>10)
+		} else if ok {
+			vals[name] = s
 		}
 	})
 	for _, name := range slices.Sorted(maps.Keys(vals)) {
 		p.c.Env = append(p.c.Env, name+"="+vals[name])
 	}
+}
+
+// Linux refuses to start a program (execve fails with E2BIG) when one
+// argument or variable is maxArgLen bytes or more with its final NUL
+// (MAX_ARG_STRLEN), or when all of them, with a pointer to each, take
+// more than a quarter of the stack limit: ARG_MAX, 2 MiB with the usual
+// 8 MiB stack. An instance's environment also holds what the manager
+// inherited, so the command and env may take execBudget at most.
+const (
+	maxArgLen  = 128 << 10
+	execBudget = 1 << 20
+)
+
+// checkExecSize refuses a command or env too large for Linux to start an
+// instance with: every start would fail.
+func (p *parser) checkExecSize() {
+	size := func(s string) int { return len(s) + 1 + 8 } // the string, its NUL, a pointer to it
+	cmdBytes := 0
+	for i, arg := range p.c.Command {
+		arg = strings.ReplaceAll(arg, PortPlaceholder, "65535")
+		if len(arg) >= maxArgLen {
+			p.add(p.programLine, "command", "item %d is %d bytes, too long for one argument: Linux allows less than %d KiB (MAX_ARG_STRLEN), so no instance could start", i, len(arg), maxArgLen>>10)
+			return
+		}
+		cmdBytes += size(arg)
+	}
+	// What hellomgr adds, NOTIFY_SOCKET's path 108 bytes at most.
+	envBytes := 0
+	for _, kv := range append([]string{"PORT=65535", "LISTEN_FDS=1", "LISTEN_FDNAMES=http", "NOTIFY_SOCKET=" + strings.Repeat("x", 108)}, p.c.Env...) {
+		envBytes += size(kv)
+	}
+	total := cmdBytes + envBytes
+	if total <= execBudget {
+		return
+	}
+	key, line := "env", p.envLine
+	if cmdBytes > envBytes {
+		key, line = "command", p.programLine
+	}
+	p.add(line, key, "the command and environment of an instance come to %d KiB, more than the %d KiB allowed (Linux starts no program whose arguments and environment, the manager's own included, exceed ARG_MAX, usually 2 MiB); pass large values in a file instead", (total+1023)>>10, execBudget>>10)
 }
 
 // envValue reads the value of variable name.
@@ -152,6 +208,10 @@ func (p *parser) signal(key string, line int, s string) (syscall.Signal, bool) {
 	return 0, false
 }
 
+// minBackoff is the shortest restart.backoff: a crash loop at 1ms took a
+// third of a core.
+const minBackoff = 10 * time.Millisecond
+
 // restart reads `restart`, the backoff after unexpected exits.
 func (p *parser) restart(v *yaml.Node) {
 	r := &p.c.Restart
@@ -159,7 +219,10 @@ func (p *parser) restart(v *yaml.Node) {
 		key := "restart." + k.Value
 		switch k.Value {
 		case "backoff":
-			if d, ok := p.duration(key, val, false); ok {
+			d, ok := p.duration(key, val, false)
+			if ok && d < minBackoff {
+				p.add(val.Line, key, "%s is too short; at least %s (an instance that keeps crashing, restarted faster, keeps a core busy)", short(deref(val).Value), minBackoff)
+			} else if ok {
 				r.Backoff, p.backoffLine = d, k.Line
 			}
 		case "max_backoff":

@@ -1,7 +1,10 @@
 // Package instance runs and supervises one child process: it starts it in
-// its own process group, waits until it answers its readiness probe,
-// restarts it with exponential backoff when it exits unasked, and stops it
-// with a signal to the group followed, after a bounded wait, by SIGKILL.
+// its own session (and so its own process group), and in a cgroup of its
+// own where the manager has them, waits until it answers its readiness
+// probe, restarts it with exponential backoff when it exits unasked, and
+// stops it with a signal to the group followed, after a bounded wait, by
+// SIGKILL. Whatever the child leaves running when it exits (in its cgroup,
+// or without one in its session) is killed before the exit is handled.
 package instance
 
 import (
@@ -14,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/cgroup"
 )
 
 // Spec is everything needed to run one instance.
@@ -28,6 +33,10 @@ type Spec struct {
 	StopTimeout time.Duration
 	Restart     RestartPolicy
 	Output      io.Writer // the child's stdout and stderr; an *os.File is handed to the child as is (no copy); nil discards
+	// Cgroup, if set, is where each process gets a cgroup of its own
+	// (instance-<port>-<n>), so that everything it starts is ended with
+	// it; nil: its session and process group only (see AdoptOrphans).
+	Cgroup *cgroup.Tree
 	// OnFailed, if set, is called (on the instance's own goroutine) when
 	// the instance gives up and enters state failed.
 	OnFailed func(*Instance)

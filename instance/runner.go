@@ -56,7 +56,7 @@ func (r *runner) run() {
 		case <-r.killAt:
 			r.killAt = nil
 			r.i.log.Warn("did not stop in time, sending SIGKILL", "timeout", r.i.spec.StopTimeout)
-			r.proc.signalGroup(syscall.SIGKILL)
+			r.proc.kill() // its group and its whole cgroup
 		case reply := <-r.i.stops:
 			if r.stop(reply) {
 				return
@@ -140,7 +140,7 @@ func (r *runner) probed(err error) {
 	if errors.Is(err, errNoReady) {
 		r.notReady = fmt.Errorf("%w (%s): does the app use NOTIFY_SOCKET? ready.notify: true waits for it", err, r.i.spec.Probe.Timeout)
 	}
-	r.proc.signalGroup(syscall.SIGKILL)
+	r.proc.kill()
 }
 
 // exited handles the end of the current process and reports whether the
@@ -151,6 +151,9 @@ func (r *runner) exited(err error) bool {
 	}
 	r.closeNotify()
 	pid := r.proc.pid0()
+	if r.proc.ended != "" { // what the process left running, ended before its exit came here
+		r.i.log.Warn(r.proc.ended)
+	}
 	wasReady := r.i.Status().State == Ready
 	// Reap anything the child left in its group.
 	if pid > 0 {
@@ -271,6 +274,12 @@ func (r *runner) stop(reply chan struct{}) bool {
 		return false
 	}
 	r.i.setState(Stopping, nil)
+	// A probe that succeeds now is about a process on its way out: its
+	// verdict no longer matters, and Stopping cannot become Ready.
+	if r.cancelProbe != nil {
+		r.cancelProbe()
+	}
+	r.probeDone = nil
 	if err := r.proc.signalGroup(r.i.spec.StopSignal); err != nil {
 		r.i.log.Warn(err.Error())
 	}

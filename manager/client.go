@@ -24,10 +24,29 @@ type Client struct {
 
 // Dial returns a client for the manager listening on socket. It does not
 // connect until a request is made.
+//
+// A client talks only to a manager of its own user or root, as the
+// manager answers only those: a socket file of another user is refused
+// before connecting (checkSocket), and a connection whose listener runs
+// as another user (SO_PEERCRED) is closed before a request is sent, so a
+// socket planted in a folder another user controls hears nothing and
+// answers nothing.
 func Dial(socket string) *Client {
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
+		conn, err := d.DialContext(ctx, "unix", socket)
+		if err != nil {
+			return nil, err
+		}
+		uid, err := peerUID(conn)
+		if err != nil || !trusted(uid) {
+			conn.Close()
+			if err != nil {
+				return nil, fmt.Errorf("control socket %s: cannot tell who listens on it: %w", socket, err)
+			}
+			return nil, &foreignPeer{socket: socket, uid: uid}
+		}
+		return conn, nil
 	}}
 	return &Client{socket: socket, http: &http.Client{Transport: tr}}
 }
@@ -37,8 +56,15 @@ func (c *Client) do(ctx context.Context, method, path string) (*http.Response, e
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSocket(c.socket); err != nil {
+		return nil, err
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var foreign *foreignPeer
+		if errors.As(err, &foreign) {
+			return nil, foreign
+		}
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("%w (no manager on %s). Start one with: hellomgr up", ErrNotRunning, c.socket)
 		}

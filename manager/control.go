@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -29,12 +30,18 @@ type Event struct {
 
 // listenControl listens on the config's control socket. A socket file left
 // by a dead manager is replaced: the pid lock taken first proves that no
-// live manager uses it.
+// live manager uses it. Anything else at path, or a socket of another user
+// than this one or root, is refused and left as it is (checkSocket).
 func listenControl(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("control socket folder: %w", err)
 	}
-	os.Remove(path)
+	if err := checkSocket(path); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove the stale control socket: %w", err)
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("listen on control socket: %w", err)

@@ -3,6 +3,7 @@ package manager
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,12 +22,32 @@ type pidLock struct{ f *os.File }
 
 func pidPath(stateDir string) string { return filepath.Join(stateDir, "hellomgr.pid") }
 
-// lockPID takes the lock and writes our pid, or says who holds it.
-func lockPID(stateDir string) (*pidLock, error) {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state folder: %w", err)
+// BackgroundLog is the file that the manager started by `up -d` writes
+// its output to, in the state folder.
+func BackgroundLog(stateDir string) string { return filepath.Join(stateDir, "hellomgr.log") }
+
+// OpenBackgroundLog creates the state folder if it is missing and opens
+// BackgroundLog for appending. It refuses a state folder or a file that
+// lockPID would refuse (see CheckPaths).
+func OpenBackgroundLog(stateDir string) (*os.File, error) {
+	if err := makeFolder(stateDir, stateFolder, 0o700); err != nil {
+		return nil, err
 	}
-	f, err := os.OpenFile(pidPath(stateDir), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openOwned(stateFolder, BackgroundLog(stateDir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open manager log: %w", err)
+	}
+	return f, nil
+}
+
+// lockPID takes the lock and writes our pid, or says who holds it. The
+// state folder must be a real folder only its owner (this user or root)
+// can write, and the pid file is never opened through a link.
+func lockPID(stateDir string) (*pidLock, error) {
+	if err := makeFolder(stateDir, stateFolder, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := openOwned(stateFolder, pidPath(stateDir), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open pid file: %w", err)
 	}
@@ -54,7 +75,7 @@ func (l *pidLock) release() {
 // RunningPID returns the pid of the manager that holds the lock in
 // stateDir, or 0 when none does (no file, or a stale one).
 func RunningPID(stateDir string) (int, error) {
-	f, err := os.Open(pidPath(stateDir))
+	f, err := os.OpenFile(pidPath(stateDir), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
@@ -67,7 +88,7 @@ func RunningPID(stateDir string) (int, error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		return 0, nil
 	}
-	b, err := os.ReadFile(f.Name())
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return 0, err
 	}

@@ -105,7 +105,7 @@ func (m *Manager) maintain(ctx context.Context, ports []int, progress Progress, 
 			return fmt.Errorf("port %d is listed twice", port)
 		}
 		if !slices.Contains(cfg.Ports, port) {
-			return fmt.Errorf("port %d %w (configured: %s)", port, errNoSuchPort, portList(cfg.Ports))
+			return fmt.Errorf("port %d is %w (its ports: %s); a port added to the file starts with hellomgr reload", port, errNoSuchPort, portList(cfg.Ports))
 		}
 	}
 	if progress == nil {

@@ -136,6 +136,7 @@ func (m *Manager) prepare() (err error) {
 	if err := writeUpstream(m.cfg); err != nil {
 		return err
 	}
+	m.contain() // ends what a killed manager left holding the ports: see cgroups.go
 	files, err := bindAll(m.cfg.Ports, m.cfg.Reload.Handoff == config.HandoffSocket)
 	if err != nil {
 		return err
@@ -243,7 +244,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 func (m *Manager) RequestDown()                   { m.downOnce.Do(func() { close(m.down) }) }
 func (m *Manager) DownRequested() <-chan struct{} { return m.down }
 
-var errNoSuchPort = errors.New("port is not configured")
+var errNoSuchPort = errors.New("not in the running config")
 
 func portList(ports []int) string {
 	s := make([]string, len(ports))

@@ -68,13 +68,28 @@ func listenMetrics(addr string) (net.Listener, error) {
 }
 
 // serveMetrics serves the manager's metrics on ln until ctx ends.
+//
+// Whoever can reach the address must not be able to hurt the control
+// plane: connections are capped (metricsConnLimit; one more is closed at
+// once), and each is closed when its client is too slow to send a request
+// or read the answer, or sits idle, so that neither held connections nor
+// half-sent requests can use up the manager's file descriptors, which the
+// control socket needs too.
 func (m *Manager) serveMetrics(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: metrics.Handler(m), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler:           metrics.Handler(m),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		// Longer than Prometheus's default 1m scrape interval, so that a
+		// scraper's connection is used again rather than made again.
+		IdleTimeout: 90 * time.Second,
+	}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(newLimitListener(ln, metricsConnLimit())); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

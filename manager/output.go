@@ -71,10 +71,13 @@ type logWriter struct {
 // openLog opens the log of one port. It creates the file now, with mode
 // 0644, so that a file that cannot be written is an error at start rather
 // than output lost later (lumberjack opens lazily, and gives the files it
-// rotates to the mode of the one before).
+// rotates to the mode of the one before). A symbolic link in its place is
+// refused (openOwned). lumberjack itself later opens, renames and removes
+// by name: what keeps a link out then is the log folder, which only its
+// owner (this user or root) can write (checkLogDir).
 func openLog(cfg config.Logs, port int, log *slog.Logger) (io.WriteCloser, error) {
 	path := LogFile(cfg.Dir, port)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openOwned(logFolder, path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log of port %d: %w", port, err)
 	}
@@ -115,10 +118,12 @@ func (w *logWriter) Close() error {
 }
 
 // checkLogDir creates the log folder and proves it writable, so `up`
-// refuses to start rather than running instances whose output is lost.
+// refuses to start rather than running instances whose output is lost. A
+// folder that another user could write in, or a link, is refused
+// (checkFolder), as `hellomgr check` says.
 func checkLogDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("log folder %s: %w", dir, err)
+	if err := makeFolder(dir, logFolder, 0o755); err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(dir, ".write-test-*")
 	if err != nil {

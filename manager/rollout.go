@@ -96,6 +96,9 @@ type rollout struct {
 func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	old := m.Config()
 	cfg, err := config.Load(old.File)
+	if err == nil {
+		err = cfg.CheckReloadable(old)
+	}
 	if err != nil {
 		return fmt.Errorf("config not reloaded, nothing changed:\n%w", err)
 	}

@@ -21,7 +21,7 @@ const rotateEvery = 2 * time.Second
 // the file is cut to zero, the instance's next write lands at the new end,
 // not at its old offset behind a hole.
 func openDirect(cfg config.Logs, port int) (*os.File, error) {
-	f, err := os.OpenFile(LogFile(cfg.Dir, port), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openOwned(logFolder, LogFile(cfg.Dir, port), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log of port %d: %w", port, err)
 	}
@@ -58,18 +58,25 @@ func (m *Manager) rotateLogs(ctx context.Context) {
 // and removes the oldest copies beyond logs.max_files. The instance keeps
 // its file open throughout; lines it writes between the copy and the
 // truncation are lost (logrotate's copytruncate has the same window).
+// Nothing is followed through a symbolic link: a link in the log's place
+// is an error, and only regular files are removed.
 func rotate(cfg config.Logs, port int) error {
 	path := LogFile(cfg.Dir, port)
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() < int64(cfg.MaxSizeMB)<<20 {
+	fi, err := os.Lstat(path)
+	if err != nil || (fi.Mode().IsRegular() && fi.Size() < int64(cfg.MaxSizeMB)<<20) {
 		return nil
 	}
-	stamp := time.Now().UTC().Format(backupTime)
-	aside := filepath.Join(cfg.Dir, strconv.Itoa(port)+"-"+stamp+".log")
-	if err := copyFile(path, aside); err != nil {
+	f, err := openOwned(logFolder, path, os.O_RDWR, 0)
+	if err != nil {
 		return err
 	}
-	if err := os.Truncate(path, 0); err != nil {
+	defer f.Close()
+	stamp := time.Now().UTC().Format(backupTime)
+	aside := filepath.Join(cfg.Dir, strconv.Itoa(port)+"-"+stamp+".log")
+	if err := copyTo(aside, f); err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
 		return err
 	}
 	old, err := LogBackups(cfg.Dir, port)
@@ -77,18 +84,17 @@ func rotate(cfg config.Logs, port int) error {
 		return err
 	}
 	for len(old) > cfg.MaxFiles {
-		os.Remove(old[0])
+		if fi, err := os.Lstat(old[0]); err == nil && fi.Mode().IsRegular() {
+			os.Remove(old[0])
+		}
 		old = old[1:]
 	}
 	return nil
 }
 
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
+// copyTo copies src into a new file named to; it never replaces or
+// follows anything already there (O_EXCL).
+func copyTo(to string, src io.Reader) error {
 	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err

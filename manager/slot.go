@@ -69,6 +69,7 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 		},
 		Output:   s.output,
 		OnFailed: m.onFailed(s),
+		Cgroup:   cgroupTree(cfg),
 	}
 }
 

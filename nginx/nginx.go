@@ -75,14 +75,19 @@ func Location(name string) string {
 }
 
 // WriteFile writes the upstream block to path atomically (a temporary file
-// renamed over it), so nginx never reads half a file.
+// renamed over it), so nginx never reads half a file. It replaces only a
+// file it wrote itself, and never a symbolic link: anything else at path
+// is left as it is, and the error (CheckFile) says why.
 func (u Upstream) WriteFile(path string) error {
+	if err := CheckFile(path); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".upstream-*")
 	if err != nil {
 		return fmt.Errorf("write nginx upstream file %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	text := append([]byte("# Written by hellomgr: do not edit, it is rewritten at every rollout.\n"), u.Render()...)
+	text := append([]byte(Header+"\n"), u.Render()...)
 	if _, err := tmp.Write(text); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write nginx upstream file %s: %w", path, err)

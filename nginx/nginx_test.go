@@ -19,7 +19,7 @@ func TestUpstreamMarksDownPortsAndKeepsAlive(t *testing.T) {
 
 func TestWriteFileReplacesTheFileWhole(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "upstream.conf")
-	os.WriteFile(path, []byte("old"), 0o600)
+	os.WriteFile(path, []byte(Header+"\nold"), 0o600)
 	if err := (Upstream{Name: "app", Ports: []int{8001}}).WriteFile(path); err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,8 @@ func (d *deployment) setUp(root string, maxFails int) error {
 			up = strings.Replace(up, server+";", fmt.Sprintf("%s max_fails=%d;", server, maxFails), 1)
 		}
 	}
-	if err := os.WriteFile(d.upstream, []byte(up), 0o644); err != nil {
+	// hellomgr rewrites only an upstream file it wrote: its header first.
+	if err := os.WriteFile(d.upstream, []byte(nginx.Header+"\n"+up), 0o644); err != nil {
 		return err
 	}
 	d.ngx = benchkit.NewNginx(d.path("nginx"), ports[4])

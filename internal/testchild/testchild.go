@@ -84,6 +84,28 @@ var behaviours = map[string]func() int{
 		fmt.Printf("grandchild %d\n", cmd.Process.Pid)
 		return serve()
 	},
+	// escape-session starts a grandchild (this binary, hanging) in a
+	// session of its own, prints its pid and serves: no signal to the
+	// child's group or session reaches it, and it holds the child's
+	// listening socket (fd 3 is inherited).
+	"escape-session": func() int { return serveBeside(&syscall.SysProcAttr{Setsid: true}) },
+	// leave-group does the same with a grandchild in a process group of
+	// its own, still in the child's session.
+	"leave-group": func() int { return serveBeside(&syscall.SysProcAttr{Setpgid: true}) },
+}
+
+// serveBeside starts this binary as a hanging grandchild with attr, prints
+// "grandchild PID", and serves.
+func serveBeside(attr *syscall.SysProcAttr) int {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), Env+"=hang")
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start grandchild:", err)
+		return 1
+	}
+	fmt.Printf("grandchild %d\n", cmd.Process.Pid)
+	return serve()
 }
 
 // Main runs the behaviour named by HELLOMGR_TEST_CHILD and exits, or

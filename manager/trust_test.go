@@ -1,0 +1,379 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hellomgr/hellomgr/config"
+)
+
+// nobody is the other user the tests play: another user's folders,
+// sockets and processes.
+const nobody = 65534
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test plays another user and needs root (CI runs as root)")
+	}
+}
+
+// shortDir is a temp folder with a path short enough for a Unix socket.
+func shortDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// snapshot describes what is at path: its type, owner and mode, and its
+// content (a file) or target (a link), so that a test can tell it was
+// left exactly as it was.
+func snapshot(t *testing.T, path string) string {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return "absent"
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	s := fmt.Sprintf("%s uid %d", fi.Mode(), st.Uid)
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, _ := os.Readlink(path)
+		s += " -> " + target
+	case fi.Mode().IsRegular():
+		b, _ := os.ReadFile(path)
+		s += fmt.Sprintf(" %q", b)
+	case fi.IsDir():
+		entries, _ := os.ReadDir(path)
+		for _, e := range entries {
+			s += " " + e.Name()
+		}
+	}
+	return s
+}
+
+func mustNotChange(t *testing.T, path, before string) {
+	t.Helper()
+	if after := snapshot(t, path); after != before {
+		t.Errorf("%s changed: now %s, was %s", path, after, before)
+	}
+}
+
+func TestFoldersOthersCouldWriteInAreRefused(t *testing.T) {
+	needRoot(t)
+	dir := shortDir(t)
+	elsewhere := t.TempDir()
+	elsewhereBefore := snapshot(t, elsewhere)
+	sticky := filepath.Join(dir, "sticky")
+	os.Mkdir(sticky, 0o700)
+	os.Chmod(sticky, 0o777|fs.ModeSticky)
+	for _, tc := range []struct {
+		name  string
+		plant func(path string)
+		want  string // "" for a folder hellomgr accepts
+	}{
+		{"absent", func(string) {}, ""},
+		{"own, 0700", func(p string) { os.Mkdir(p, 0o700) }, ""},
+		{"own, 0755", func(p string) { os.Mkdir(p, 0o755) }, ""},
+		{"own, 0700, in a sticky world-writable folder", func(string) {}, ""},
+		{"world-writable", func(p string) { os.Mkdir(p, 0o700); os.Chmod(p, 0o777) },
+			"PATH: state folder is writable by users other than its owner (mode 0777); chmod go-w PATH"},
+		{"group-writable", func(p string) { os.Mkdir(p, 0o700); os.Chmod(p, 0o770) },
+			"PATH: state folder is writable by users other than its owner (mode 0770); chmod go-w PATH"},
+		{"sticky itself", func(p string) { os.Mkdir(p, 0o700); os.Chmod(p, 0o777|fs.ModeSticky) },
+			"PATH: state folder is writable by users other than its owner (mode 1777); chmod go-w PATH"},
+		{"another user's", func(p string) { os.Mkdir(p, 0o700); os.Chown(p, nobody, nobody) },
+			"PATH: state folder is owned by nobody (uid 65534), not by root; remove it (hellomgr creates it) or chown root PATH"},
+		{"a link to a folder", func(p string) { os.Symlink(elsewhere, p) },
+			"PATH: state folder is a symbolic link, not a folder; remove the link (hellomgr creates the folder)"},
+		{"a file", func(p string) { os.WriteFile(p, []byte("mine"), 0o600) },
+			"PATH: state folder is a regular file, not a folder; move it away (hellomgr creates the folder)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.NewReplacer(" ", "-", ",", "").Replace(tc.name))
+			if strings.Contains(tc.name, "sticky world-writable") {
+				path = filepath.Join(sticky, "state")
+				os.Mkdir(path, 0o700)
+			}
+			tc.plant(path)
+			before := snapshot(t, path)
+			want := strings.ReplaceAll(tc.want, "PATH", path)
+			err := checkFolder(path, stateFolder)
+			if got := errText(err); got != want {
+				t.Errorf("checkFolder: got %q, want %q", got, want)
+			}
+			// lockPID is what `up` does with the state folder.
+			lock, err := lockPID(path)
+			if want == "" {
+				if err != nil {
+					t.Fatalf("lockPID: %v", err)
+				}
+				lock.release()
+				return
+			}
+			if got := errText(err); got != want {
+				t.Errorf("lockPID: got %q, want %q", got, want)
+			}
+			mustNotChange(t, path, before)
+			mustNotChange(t, elsewhere, elsewhereBefore)
+		})
+	}
+}
+
+func TestLogFolderOthersCouldWriteInIsRefusedByUp(t *testing.T) {
+	dir := filepath.Join(shortDir(t), "logs")
+	os.Mkdir(dir, 0o755)
+	os.Chmod(dir, 0o777)
+	want := dir + ": log folder is writable by users other than its owner (mode 0777); chmod go-w " + dir
+	if err := checkLogDir(dir); errText(err) != want {
+		t.Errorf("checkLogDir: got %v, want %q", err, want)
+	}
+	if _, err := openLog(config.Logs{Dir: dir, MaxSizeMB: 1, MaxFiles: 1}, 8001, discard); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("openLog: got %v, want %q", err, want)
+	}
+	mustNotChange(t, dir, "drwxrwxrwx uid 0")
+}
+
+// A link planted as the pid file, or as a port's log, is refused by every
+// open, and by rotation: the file it points to keeps its content.
+func TestLinksInHellomgrsFoldersAreNeverFollowed(t *testing.T) {
+	dir := shortDir(t)
+	precious := filepath.Join(t.TempDir(), "precious")
+	big := strings.Repeat("precious\n", 1<<17) // over 1 MiB: rotation would copy and truncate it
+	os.WriteFile(precious, []byte(big), 0o600)
+	before := snapshot(t, precious)
+
+	state := filepath.Join(dir, ".hellomgr")
+	os.Mkdir(state, 0o700)
+	os.Symlink(precious, pidPath(state))
+	wantLink := func(path string) string {
+		return path + ": is a symbolic link, and hellomgr writes its files only itself, never through a link; remove it"
+	}
+	if _, err := lockPID(state); err == nil || !strings.Contains(err.Error(), wantLink(pidPath(state))) {
+		t.Errorf("lockPID: got %v, want %q", err, wantLink(pidPath(state)))
+	}
+	if f, err := OpenBackgroundLog(state); err != nil {
+		t.Errorf("OpenBackgroundLog beside a linked pid file: %v", err)
+	} else {
+		f.Close()
+	}
+	os.Remove(BackgroundLog(state))
+	os.Symlink(precious, BackgroundLog(state))
+	if _, err := OpenBackgroundLog(state); err == nil || !strings.Contains(err.Error(), wantLink(BackgroundLog(state))) {
+		t.Errorf("OpenBackgroundLog: got %v, want %q", err, wantLink(BackgroundLog(state)))
+	}
+
+	logs := config.Logs{Dir: filepath.Join(dir, "logs"), MaxSizeMB: 1, MaxFiles: 1}
+	os.Mkdir(logs.Dir, 0o755)
+	path := LogFile(logs.Dir, 8001)
+	os.Symlink(precious, path)
+	if _, err := openLog(logs, 8001, discard); err == nil || !strings.Contains(err.Error(), wantLink(path)) {
+		t.Errorf("openLog: got %v, want %q", err, wantLink(path))
+	}
+	if _, err := openDirect(logs, 8001); err == nil || !strings.Contains(err.Error(), wantLink(path)) {
+		t.Errorf("openDirect: got %v, want %q", err, wantLink(path))
+	}
+	if err := rotate(logs, 8001); err == nil || !strings.Contains(err.Error(), wantLink(path)) {
+		t.Errorf("rotate: got %v, want %q", err, wantLink(path))
+	}
+	if aside, _ := LogBackups(logs.Dir, 8001); len(aside) != 0 {
+		t.Errorf("rotation copied the link's target aside: %v", aside)
+	}
+	mustNotChange(t, precious, before)
+	for _, link := range []string{pidPath(state), BackgroundLog(state), path} {
+		mustNotChange(t, link, "Lrwxrwxrwx uid 0 -> "+precious)
+	}
+}
+
+// Only a socket of ours (or root's) is replaced by `up`; anything else at
+// the socket path is refused and left as it was.
+func TestListenControlReplacesOnlyItsOwnSocket(t *testing.T) {
+	needRoot(t)
+	dir := shortDir(t)
+	elsewhere := filepath.Join(t.TempDir(), "precious")
+	os.WriteFile(elsewhere, []byte("precious"), 0o600)
+	for _, tc := range []struct {
+		name  string
+		plant func(path string)
+		want  string
+	}{
+		{"a regular file", func(p string) { os.WriteFile(p, []byte("precious"), 0o600) },
+			"PATH: is a regular file, not a control socket; move it away, or set socket: to another path"},
+		{"a link", func(p string) { os.Symlink(elsewhere, p) },
+			"PATH: is a symbolic link, not a control socket; move it away, or set socket: to another path"},
+		{"a folder", func(p string) { os.Mkdir(p, 0o700) },
+			"PATH: is a folder, not a control socket; move it away, or set socket: to another path"},
+		{"another user's socket", func(p string) { staleSocket(t, p); os.Chown(p, nobody, nobody) },
+			"PATH: control socket is owned by nobody (uid 65534), not by root, so it is not your hellomgr's; if it is that user's manager, run hellomgr as that user; if not, remove it, or set socket: to a path in a folder only you can write"},
+		{"a stale socket of ours", func(p string) { staleSocket(t, p) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			tc.plant(path)
+			before := snapshot(t, path)
+			want := strings.ReplaceAll(tc.want, "PATH", path)
+			ln, err := listenControl(path)
+			if want == "" {
+				if err != nil {
+					t.Fatalf("listenControl over a stale socket: %v", err)
+				}
+				ln.Close()
+				return
+			}
+			if got := errText(err); got != want {
+				t.Errorf("listenControl: got %q, want %q", got, want)
+			}
+			if got := errText(checkSocket(path)); got != want {
+				t.Errorf("checkSocket: got %q, want %q", got, want)
+			}
+			mustNotChange(t, path, before)
+			mustNotChange(t, elsewhere, `-rw------- uid 0 "precious"`)
+		})
+	}
+}
+
+// staleSocket leaves a socket file at path with nobody listening, as a
+// manager killed with SIGKILL does.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+}
+
+// A client never talks to a socket another user owns, nor to one whose
+// listener runs as another user: the fake manager behind it gets no
+// request.
+func TestClientTalksOnlyToItsOwnUsersManager(t *testing.T) {
+	needRoot(t)
+	dir := shortDir(t)
+	os.Chmod(dir, 0o777) // another user's process listens in it
+	t.Run("socket file of another user", func(t *testing.T) {
+		path := filepath.Join(dir, "file.sock")
+		requests := fakeManager(t, path)
+		os.Chown(path, nobody, nobody)
+		_, err := Dial(path).Status(context.Background())
+		want := path + ": control socket is owned by nobody (uid 65534), not by root, so it is not your hellomgr's; "
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Status: got %v, want %q...", err, want)
+		}
+		if n := len(requests); n != 0 {
+			t.Errorf("the fake manager got %d requests", n)
+		}
+	})
+	t.Run("listener of another user", func(t *testing.T) {
+		path := filepath.Join(dir, "peer.sock")
+		out := fakeManagerAs(t, nobody, path)
+		os.Chown(path, 0, 0) // the file alone would pass
+		_, err := Dial(path).Status(context.Background())
+		want := path + ": control socket is answered by a process of nobody (uid 65534), not of root, so not by your hellomgr; "
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Status: got %v, want %q...", err, want)
+		}
+		if err := Dial(path).Reload(context.Background(), nil); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Reload: got %v, want %q...", err, want)
+		}
+		if got := out(); strings.Contains(got, "request") {
+			t.Errorf("the fake manager heard a request: %q", got)
+		}
+	})
+}
+
+// fakeManager answers every request on path with a made-up status, and
+// sends each request's path on the returned channel.
+func fakeManager(t *testing.T, path string) chan string {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := make(chan string, 10)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests <- r.URL.Path
+		fmt.Fprint(w, `{"pid": 4242}`)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return requests
+}
+
+// fakeManagerEnv makes the test binary a fake manager on the socket it
+// names (see init).
+const fakeManagerEnv = "HELLOMGR_TEST_FAKE_MANAGER"
+
+func init() {
+	if path := os.Getenv(fakeManagerEnv); path != "" {
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Println("listening")
+		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Println("request", r.URL.Path)
+			fmt.Fprint(w, `{"pid": 4242}`)
+		}))
+		os.Exit(0)
+	}
+}
+
+// fakeManagerAs runs fakeManager's twin as uid, in a copy of the test
+// binary that uid can run, and returns once it listens; out returns what
+// it printed.
+func fakeManagerAs(t *testing.T, uid uint32, path string) (out func() string) {
+	t.Helper()
+	binDir := shortDir(t)
+	os.Chmod(binDir, 0o755)
+	bin := filepath.Join(binDir, "fake")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = []string{fakeManagerEnv + "=" + path}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	var buf lockedBuffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(waitLimit)
+	for !strings.Contains(buf.String(), "listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake manager as uid %d did not listen: %q", uid, buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return buf.String
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
