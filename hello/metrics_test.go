@@ -107,9 +107,10 @@ func TestLabelsMatchPromhttp(t *testing.T) {
 		}
 	})
 	ours, theirs := newMetrics(""), newMetrics("")
+	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "http_requests_in_flight"})
 	handlers := []http.Handler{
-		ours.instrument(answer),
-		promhttp.InstrumentHandlerInFlight(theirs.inFlight,
+		ours.instrument(func(w http.ResponseWriter, r *http.Request) int { return serveCounted(answer, w, r) }),
+		promhttp.InstrumentHandlerInFlight(inFlight,
 			promhttp.InstrumentHandlerDuration(theirs.duration,
 				promhttp.InstrumentHandlerCounter(theirs.requests, answer))),
 	}

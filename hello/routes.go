@@ -27,58 +27,74 @@ var (
 // makes a new metrics registry, so two handlers never share counts.
 func Handler(opts Options) http.Handler {
 	opts = opts.withDefaults()
-	rt := &router{hello: helloHandler(opts.Message)}
+	rt := &router{hello: newHello(opts.Message)}
 	if !opts.Metrics {
 		return rt
 	}
 	m := newMetrics(opts.Version)
 	rt.metrics = m.handler()
-	return m.instrument(rt)
+	return m.instrument(rt.route)
 }
 
 // router dispatches on the exact path. It is a switch rather than a
 // ServeMux so that, like Tornado, it does not redirect unclean paths.
 type router struct {
-	hello   http.Handler
+	hello   hello
 	metrics http.Handler // nil when metrics are off
 }
 
-func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var h http.Handler
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.route(w, r) }
+
+// route answers r and returns the status code of the answer, so that the
+// metrics need not wrap the ResponseWriter to learn it, but for /metrics.
+func (rt *router) route(w http.ResponseWriter, r *http.Request) int {
+	var found bool
 	switch r.URL.Path {
 	case "/":
-		h = rt.hello
+		found = true
 	case "/metrics":
-		h = rt.metrics
+		found = rt.metrics != nil
 	}
 	switch {
-	case h == nil:
-		writeError(w, http.StatusNotFound)
+	case !found:
+		return writeError(w, http.StatusNotFound)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header()["Allow"] = allowGetHead
-		writeError(w, http.StatusMethodNotAllowed)
-	default:
-		h.ServeHTTP(w, r)
+		return writeError(w, http.StatusMethodNotAllowed)
+	case r.URL.Path == "/":
+		return rt.hello.serve(w, r)
 	}
+	return serveCounted(rt.metrics, w, r)
 }
 
-// helloHandler answers every request with msg, as Tornado's write(msg).
-func helloHandler(msg string) http.Handler {
-	body := []byte(msg)
-	length := []string{strconv.Itoa(len(body))}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["Content-Type"] = contentTypeHTML
-		h["Content-Length"] = length
+// hello answers every request with its message, as Tornado's write(msg).
+type hello struct {
+	body   []byte
+	length []string // Content-Length, for HEAD
+}
+
+func newHello(msg string) hello {
+	return hello{body: []byte(msg), length: []string{strconv.Itoa(len(msg))}}
+}
+
+// serve sets the Content-Type and writes the body; net/http adds the
+// Content-Length of a body this small itself, and is told it only for
+// HEAD, which has no body to count.
+func (h hello) serve(w http.ResponseWriter, r *http.Request) int {
+	hd := w.Header()
+	hd["Content-Type"] = contentTypeHTML
+	if r.Method == http.MethodHead {
+		hd["Content-Length"] = h.length
 		w.WriteHeader(http.StatusOK)
-		if r.Method != http.MethodHead {
-			w.Write(body)
-		}
-	})
+		return http.StatusOK
+	}
+	w.Write(h.body)
+	return http.StatusOK
 }
 
-// writeError sends Tornado's default error page for code.
-func writeError(w http.ResponseWriter, code int) {
+// writeError sends Tornado's default error page for code, and returns
+// code.
+func writeError(w http.ResponseWriter, code int) int {
 	page := fmt.Sprintf("<html><title>%[1]d: %[2]s</title><body>%[1]d: %[2]s</body></html>",
 		code, http.StatusText(code))
 	h := w.Header()
@@ -86,4 +102,5 @@ func writeError(w http.ResponseWriter, code int) {
 	h.Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(code)
 	w.Write([]byte(page))
+	return code
 }

@@ -28,10 +28,19 @@ const (
 )
 
 // Limits that keep slow or hostile clients from pinning the server.
+//
+// The request line and headers must arrive within readHeaderTimeout, and
+// the whole request within readTimeout, the same: no route takes a body
+// (every method but GET and HEAD is answered 405 at once). net/http moves
+// the read deadline several times per request; lazyConn keeps that cheap.
+// There is no write timeout, which net/http would move on every request
+// too: the largest answer (/metrics, about 10 KB) fits in the socket's
+// send buffer, so a write never waits for the client to read; a client
+// that stops reading stalls its own connection alone, as one that sends
+// a request every minute can anyway.
 const (
 	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
+	readTimeout       = readHeaderTimeout
 	// idleTimeout must be longer than the keepalive_timeout of the nginx
 	// upstream in front (60s by default). The side that closes an idle
 	// keep-alive connection races with the other side writing a request on
@@ -137,7 +146,6 @@ func newServer(opts Options) *server {
 		Handler:           conns.closeWhenDraining(h),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnState:         conns.connState,
@@ -149,7 +157,7 @@ func newServer(opts Options) *server {
 // run serves on ln until ctx is cancelled or Serve fails, and then drains.
 func (s *server) run(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
-	go func() { served <- s.http.Serve(ln) }()
+	go func() { served <- s.http.Serve(lazyListener{ln}) }()
 	s.logf("listening on %s", describe(ln))
 	s.notify("READY=1")
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -42,15 +41,9 @@ func (m *Manager) Snapshot() metrics.Snapshot {
 	m.rollouts.mu.Lock()
 	snap := metrics.Snapshot{Rollouts: m.rollouts.r}
 	m.rollouts.mu.Unlock()
-	command := "builtin"
-	if cfg := m.Config(); !cfg.BuiltIn() {
-		command = filepath.Base(cfg.Command[0])
-	}
+	command := commandLabel(m.Config())
 	for _, st := range m.Instances() {
-		snap.Instances = append(snap.Instances, metrics.Instance{
-			Port: st.Port, PID: st.PID, State: st.State.String(), StartTime: st.StartTime,
-			Restarts: st.Restarts, LastExitCode: st.LastExitCode, Command: command,
-		})
+		snap.Instances = append(snap.Instances, metricsInstance(st, command))
 	}
 	return snap
 }

@@ -1,11 +1,15 @@
 package manager
 
 import (
+	"cmp"
 	"os"
-	"sort"
+	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/metrics"
 	"github.com/hellomgr/hellomgr/proc"
 )
 
@@ -18,7 +22,9 @@ type Report struct {
 }
 
 // Report returns the current status of the manager and its instances,
-// with each process's memory and CPU read from /proc.
+// with each process's memory and CPU read from /proc through the reading
+// shared with the metrics endpoint (proc.ReadCached: at most one read per
+// process and per second, whoever asks).
 func (m *Manager) Report() Report {
 	m.mu.Lock()
 	reloads := make(map[int]uint64, len(m.slots))
@@ -29,7 +35,9 @@ func (m *Manager) Report() Report {
 	m.mu.Unlock()
 	r := Report{PID: os.Getpid(), Config: file, MetricsAddr: m.MetricsAddr()}
 	now := time.Now()
-	for _, st := range m.Instances() {
+	statuses := m.Instances()
+	r.Instances = make([]InstanceStatus, 0, len(statuses))
+	for _, st := range statuses {
 		row := InstanceStatus{
 			Port: st.Port, PID: st.PID, State: st.State.String(),
 			Restarts: st.RestartCount(), ByReason: st.Restarts,
@@ -39,7 +47,7 @@ func (m *Manager) Report() Report {
 		if st.PID != 0 {
 			row.StartTime = st.StartTime
 			row.Uptime = now.Sub(st.StartTime).Seconds()
-			if ps, err := proc.ReadUsage(st.PID); err == nil {
+			if ps, err := proc.ReadCached(st.PID); err == nil {
 				row.RSS, row.CPU = ps.RSSBytes, ps.CPUSeconds
 			}
 		}
@@ -74,6 +82,36 @@ func (m *Manager) Instances() []instance.Status {
 			out = append(out, s.inst.Status())
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Port < out[j].Port })
+	slices.SortFunc(out, func(a, b instance.Status) int { return cmp.Compare(a.Port, b.Port) })
 	return out
+}
+
+// SnapshotPort implements metrics.PortSource: the instance on port, as
+// Snapshot gives it, without copying every other instance.
+func (m *Manager) SnapshotPort(port int) (metrics.Instance, bool) {
+	m.mu.Lock()
+	s, ok := m.slots[port]
+	cfg := m.cfg
+	m.mu.Unlock()
+	if !ok || s.inst == nil {
+		return metrics.Instance{}, false
+	}
+	return metricsInstance(s.inst.Status(), commandLabel(cfg)), true
+}
+
+// commandLabel is the command label of the metrics: "builtin" or the
+// base name of the configured executable.
+func commandLabel(cfg *config.Config) string {
+	if cfg.BuiltIn() {
+		return "builtin"
+	}
+	return filepath.Base(cfg.Command[0])
+}
+
+// metricsInstance is what the metrics say of one instance.
+func metricsInstance(st instance.Status, command string) metrics.Instance {
+	return metrics.Instance{
+		Port: st.Port, PID: st.PID, State: st.State.String(), StartTime: st.StartTime,
+		Restarts: st.Restarts, LastExitCode: st.LastExitCode, Command: command,
+	}
 }

@@ -30,13 +30,16 @@ import (
 // Errors collecting metrics (only reading a process that runs can fail) are
 // logged with slog's default logger; the series that could be collected are
 // served all the same.
+//
+// Processes are read through proc.ReadCached, so that /metrics, /probe
+// and `hellomgr status` share one reading per process and per second.
 func Handler(src Source) http.Handler {
-	return newHandler(src, proc.Read)
+	return newHandler(src, proc.ReadCached)
 }
 
 func newHandler(src Source, read readFunc) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(managerRegistry(src), handlerOpts))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(managerRegistry(src, read), handlerOpts))
 	mux.Handle("GET /probe", probeHandler{src: src, read: read})
 	return mux
 }
@@ -44,11 +47,11 @@ func newHandler(src Source, read readFunc) http.Handler {
 // managerRegistry holds what /metrics serves. It is a registry of its own,
 // not the default one, so that nothing another package registers by
 // accident shows up in it.
-func managerRegistry(src Source) *prometheus.Registry {
+func managerRegistry(src Source, read readFunc) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		selfCollector{read: read},
 		managerCollector{src: src},
 	)
 	return reg
@@ -61,32 +64,13 @@ func probeRegistry(inst Instance, read readFunc) *prometheus.Registry {
 	return reg
 }
 
+// handlerOpts serve /metrics uncompressed: gzip took more than half the
+// CPU of a scrape for a body of about 10 KB, which a loopback or a LAN
+// carries in no time.
 var handlerOpts = promhttp.HandlerOpts{
-	ErrorLog:      slogLogger{},
-	ErrorHandling: promhttp.ContinueOnError,
-}
-
-// probeHandler serves /probe, as blackbox_exporter serves its probes: one
-// endpoint for every target, which the port parameter picks.
-type probeHandler struct {
-	src  Source
-	read readFunc
-}
-
-func (h probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	port, err := parsePort(r.URL.RawQuery)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	inst, ok := find(h.src.Snapshot(), port)
-	if !ok {
-		http.Error(w, fmt.Sprintf("port %d is not configured", port), http.StatusBadRequest)
-		return
-	}
-	// A fresh registry per scrape holds this instance's series only, and
-	// forgets them afterwards: nothing to unregister when a port goes away.
-	promhttp.HandlerFor(probeRegistry(inst, h.read), handlerOpts).ServeHTTP(w, r)
+	ErrorLog:           slogLogger{},
+	ErrorHandling:      promhttp.ContinueOnError,
+	DisableCompression: true,
 }
 
 // parsePort returns the one port parameter of a query. Its errors are one
@@ -115,15 +99,6 @@ func parsePort(rawQuery string) (int, error) {
 		return 0, fmt.Errorf("port %d is not a number from 1 to 65535", port)
 	}
 	return port, nil
-}
-
-func find(snap Snapshot, port int) (Instance, bool) {
-	for _, inst := range snap.Instances {
-		if inst.Port == port {
-			return inst, true
-		}
-	}
-	return Instance{}, false
 }
 
 // slogLogger passes promhttp's errors to slog's default logger, looked up

@@ -1,9 +1,6 @@
 package metrics
 
 import (
-	"errors"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -14,22 +11,24 @@ import (
 )
 
 // One instance's series, served at /probe?port=N. They carry no port label:
-// the target's instance label already names the port.
+// the target's instance label already names the port. Each is a name and a
+// help text, so that the collector (a Desc) and the hand-written exposition
+// of /probe say the same.
 var (
 	// Not "up": Prometheus makes its own up series for every scrape, which
 	// for a probe says that the manager answered, not that the instance did.
-	upDesc = prometheus.NewDesc("hellomgr_instance_up",
-		"1 when the instance is ready and its process runs, else 0.", nil, nil)
-	stateDesc = prometheus.NewDesc("hellomgr_instance_state",
-		"1 for the instance's current state, 0 for the others.", []string{"state"}, nil)
-	restartsDesc = prometheus.NewDesc("hellomgr_instance_restarts_total",
-		"Restarts of the instance, by reason.", []string{"reason"}, nil)
-	exitCodeDesc = prometheus.NewDesc("hellomgr_instance_last_exit_code",
-		"Exit code of the instance's last process; -1 when a signal killed it or none has exited.", nil, nil)
-	infoDesc = prometheus.NewDesc("hellomgr_instance_info",
-		"Always 1; labels describe the instance.", []string{"command"}, nil)
-	startDesc = prometheus.NewDesc("hellomgr_instance_start_time_seconds",
-		"When hellomgr started the current process, in seconds since the epoch.", nil, nil)
+	upSeries = series{"hellomgr_instance_up",
+		"1 when the instance is ready and its process runs, else 0."}
+	stateSeries = series{"hellomgr_instance_state",
+		"1 for the instance's current state, 0 for the others."}
+	restartsSeries = series{"hellomgr_instance_restarts_total",
+		"Restarts of the instance, by reason."}
+	exitCodeSeries = series{"hellomgr_instance_last_exit_code",
+		"Exit code of the instance's last process; -1 when a signal killed it or none has exited."}
+	infoSeries = series{"hellomgr_instance_info",
+		"Always 1; labels describe the instance."}
+	startSeries = series{"hellomgr_instance_start_time_seconds",
+		"When hellomgr started the current process, in seconds since the epoch."}
 )
 
 // The instance's process, read from /proc. These keep the names of
@@ -40,16 +39,38 @@ var (
 // then work for every instance, including commands that export no metrics of
 // their own.
 var (
-	cpuDesc = prometheus.NewDesc("process_cpu_seconds_total",
-		"Total user and system CPU time spent in seconds.", nil, nil)
-	rssDesc = prometheus.NewDesc("process_resident_memory_bytes",
-		"Resident memory size in bytes.", nil, nil)
-	fdsDesc = prometheus.NewDesc("process_open_fds",
-		"Number of open file descriptors.", nil, nil)
-	threadsDesc = prometheus.NewDesc("process_threads",
-		"Number of OS threads in the process.", nil, nil)
-	procStartDesc = prometheus.NewDesc("process_start_time_seconds",
-		"Start time of the process since unix epoch in seconds.", nil, nil)
+	cpuSeries = series{"process_cpu_seconds_total",
+		"Total user and system CPU time spent in seconds."}
+	rssSeries = series{"process_resident_memory_bytes",
+		"Resident memory size in bytes."}
+	fdsSeries = series{"process_open_fds",
+		"Number of open file descriptors."}
+	threadsSeries = series{"process_threads",
+		"Number of OS threads in the process."}
+	procStartSeries = series{"process_start_time_seconds",
+		"Start time of the process since unix epoch in seconds."}
+)
+
+// series names a metric family and says what it means.
+type series struct{ name, help string }
+
+// desc is the family's Desc for a collector, with the given labels.
+func (s series) desc(labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(s.name, s.help, labels, nil)
+}
+
+var (
+	upDesc        = upSeries.desc()
+	stateDesc     = stateSeries.desc("state")
+	restartsDesc  = restartsSeries.desc("reason")
+	exitCodeDesc  = exitCodeSeries.desc()
+	infoDesc      = infoSeries.desc("command")
+	startDesc     = startSeries.desc()
+	cpuDesc       = cpuSeries.desc()
+	rssDesc       = rssSeries.desc()
+	fdsDesc       = fdsSeries.desc()
+	threadsDesc   = threadsSeries.desc()
+	procStartDesc = procStartSeries.desc()
 )
 
 // readFunc reads a process's stats; proc.Read, or a fake in tests.
@@ -95,23 +116,18 @@ func (c instanceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// collectProcess reports the instance's process and whether it runs. It
-// does not when there is no PID, or when the process has gone since the
-// snapshot was taken: then there are no process series. A process that runs
-// but cannot be read fails its series alone, and the handler serves the
-// others.
+// collectProcess reports the instance's process and whether it runs (see
+// readProcess). A process that runs but cannot be read fails its series
+// alone, and the handler serves the others.
 func (c instanceCollector) collectProcess(ch chan<- prometheus.Metric) (running bool) {
-	if c.inst.PID == 0 {
-		return false
-	}
-	st, err := c.read(c.inst.PID)
-	if errors.Is(err, os.ErrNotExist) {
-		return false
-	}
+	p, err := readProcess(c.inst, c.read)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(cpuDesc, fmt.Errorf("instance %d: %w", c.inst.Port, err))
-		return true
+		ch <- prometheus.NewInvalidMetric(cpuDesc, err)
 	}
+	if !p.read {
+		return p.running
+	}
+	st := p.stats
 	ch <- prometheus.MustNewConstMetric(cpuDesc, prometheus.CounterValue, st.CPUSeconds)
 	gauge(ch, rssDesc, float64(st.RSSBytes))
 	gauge(ch, fdsDesc, float64(st.OpenFDs))

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/hellomgr/hellomgr/proc"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -15,7 +16,7 @@ import (
 func TestLint(t *testing.T) {
 	src := twoInstances()
 	for name, reg := range map[string]prometheus.Gatherer{
-		"/metrics":         managerRegistry(src),
+		"/metrics":         managerRegistry(src, proc.Read),
 		"/probe?port=8001": probeRegistry(src.snap.Instances[0], fakeRead),
 		"/probe?port=8002": probeRegistry(src.snap.Instances[1], fakeRead),
 	} {

@@ -21,6 +21,17 @@ type Source interface {
 	Snapshot() Snapshot
 }
 
+// PortSource is a Source that can also give one instance alone. /probe
+// uses it when the Source offers it, so that a scrape of one instance
+// costs the same with 4 instances or 1,024, where a whole Snapshot copies
+// every instance. Safe for concurrent use, as Snapshot is.
+type PortSource interface {
+	Source
+	// SnapshotPort returns the instance on port as Snapshot would give
+	// it, or false when port is not configured.
+	SnapshotPort(port int) (Instance, bool)
+}
+
 // Snapshot is the manager's state at one moment.
 type Snapshot struct {
 	Instances []Instance

@@ -20,12 +20,17 @@ const clockTicks = 100
 type Stats struct {
 	CPUSeconds float64   // user + system CPU time
 	RSSBytes   int64     // resident set size
+	VMBytes    int64     // virtual memory size
 	OpenFDs    int       // open file descriptors
 	Threads    int       // threads, the main one included
 	StartTime  time.Time // when the process started: 10 ms ticks after a boot time known to the second
 }
 
-// Read returns the resource usage of the process pid.
+// Read returns the resource usage of the process pid. It costs three
+// system calls to read /proc/PID/stat (open, read, close) and one stat(2)
+// of /proc/PID/fd, whose size is the number of open descriptors on Linux
+// 6.2 and later; only older kernels, which report 0 there, list the folder.
+// See Cache for a reader that shares results between callers.
 //
 // When no such process exists, or it has exited and waits to be reaped (a
 // zombie), the error wraps os.ErrNotExist, so that a caller can report the
@@ -35,57 +40,79 @@ func Read(pid int) (Stats, error) {
 	if pid <= 0 {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, notExist("no such process"))
 	}
-	st, err := readStat(pid)
+	dir := "/proc/" + strconv.Itoa(pid)
+	st, err := readStat(dir)
 	if err != nil {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, err)
 	}
-	fds, err := countFDs(pid)
-	if err != nil {
+	if st.OpenFDs, err = countFDs(dir + "/fd"); err != nil {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, err)
 	}
-	st.OpenFDs = fds
 	return st, nil
 }
 
-// ReadUsage is Read without the open-descriptor count, which costs a
-// directory listing per process: `hellomgr status` shows CPU and memory of
-// every instance and must stay cheap with hundreds of them. OpenFDs is 0.
+// ReadUsage is Read without the open-descriptor count: OpenFDs is 0. It
+// saves the one stat(2) that count takes.
 func ReadUsage(pid int) (Stats, error) {
 	if pid <= 0 {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, notExist("no such process"))
 	}
-	st, err := readStat(pid)
+	st, err := readStat("/proc/" + strconv.Itoa(pid))
 	if err != nil {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, err)
 	}
 	return st, nil
 }
 
-// readStat parses /proc/PID/stat, whose fields proc(5) numbers from 1.
-func readStat(pid int) (Stats, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// statSize bounds /proc/PID/stat: 52 fields of at most 20 digits, and a
+// command of at most 64 bytes, fit with room to spare.
+const statSize = 2048
+
+// readStat parses dir/stat, whose fields proc(5) numbers from 1. It reads
+// the file with one read(2) into a buffer, without the
+// runtime's poller (which os.Open would try, and fail, to register with).
+func readStat(dir string) (Stats, error) {
+	var buf [statSize]byte
+	size, err := readSmall(dir+"/stat", buf[:])
 	if err != nil {
 		return Stats{}, vanished(err)
 	}
+	data := bytes.TrimRight(buf[:size], "\n")
 	// Field 2, the command, is in parentheses and may itself hold spaces and
 	// parentheses: the fields that follow start after the last ')'.
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return Stats{}, fmt.Errorf("parse /proc/%d/stat: no ')' after the command", pid)
+		return Stats{}, fmt.Errorf("parse %s/stat: no ')' after the command", dir)
 	}
-	f := bytes.Fields(data[i+1:]) // f[0] is field 3
-	if len(f) < 22 {
-		return Stats{}, fmt.Errorf("parse /proc/%d/stat: %d fields, want at least 24", pid, len(f)+2)
-	}
-	if state := f[0][0]; state == 'Z' || state == 'X' {
-		return Stats{}, notExist("process has exited and is not yet reaped")
-	}
-	var n [5]uint64 // utime (14), stime (15), num_threads (20), starttime (22), rss (24)
-	for j, field := range [5]int{14, 15, 20, 22, 24} {
-		n[j], err = strconv.ParseUint(string(f[field-3]), 10, 64)
-		if err != nil {
-			return Stats{}, fmt.Errorf("parse /proc/%d/stat field %d: %w", pid, field, err)
+	var n [6]uint64 // utime (14), stime (15), num_threads (20), starttime (22), vsize (23), rss (24)
+	want := [6]int{14, 15, 20, 22, 23, 24}
+	field, j := 2, 0 // the field data[i] ends, and the next of want
+	rest := data[i+1:]
+	for j < len(want) {
+		rest = bytes.TrimLeft(rest, " ")
+		if len(rest) == 0 {
+			return Stats{}, fmt.Errorf("parse %s/stat: %d fields, want at least 24", dir, field)
 		}
+		end := bytes.IndexByte(rest, ' ')
+		if end < 0 {
+			end = len(rest)
+		}
+		field++
+		f := rest[:end]
+		rest = rest[end:]
+		if field == 3 {
+			if f[0] == 'Z' || f[0] == 'X' {
+				return Stats{}, notExist("process has exited and is not yet reaped")
+			}
+			continue
+		}
+		if field != want[j] {
+			continue
+		}
+		if n[j], err = parseUint(f); err != nil {
+			return Stats{}, fmt.Errorf("parse %s/stat field %d: %w", dir, field, err)
+		}
+		j++
 	}
 	boot, err := bootTime()
 	if err != nil {
@@ -95,13 +122,84 @@ func readStat(pid int) (Stats, error) {
 		CPUSeconds: float64(n[0]+n[1]) / clockTicks,
 		Threads:    int(n[2]),
 		StartTime:  boot.Add(time.Duration(n[3]) * (time.Second / clockTicks)),
-		RSSBytes:   int64(n[4]) * int64(os.Getpagesize()),
+		VMBytes:    int64(n[4]),
+		RSSBytes:   int64(n[5]) * int64(pageSize),
 	}, nil
 }
 
-// countFDs counts the entries of /proc/PID/fd.
-func countFDs(pid int) (int, error) {
-	d, err := os.Open("/proc/" + strconv.Itoa(pid) + "/fd")
+var pageSize = os.Getpagesize()
+
+// readSmall reads the file at path, which must fit in buf, with open(2),
+// read(2) and close(2). A file of /proc is produced whole by the first
+// read, so one is enough; a file that fills buf is an error.
+func readSmall(path string, buf []byte) (int, error) {
+	fd, err := openRetry(path)
+	if err != nil {
+		return 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	for {
+		n, err := syscall.Read(fd, buf)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, &os.PathError{Op: "read", Path: path, Err: err}
+		case n == len(buf):
+			return 0, fmt.Errorf("read %s: longer than %d bytes", path, len(buf))
+		}
+		return n, nil
+	}
+}
+
+func openRetry(path string) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// parseUint parses a decimal number without allocating.
+func parseUint(b []byte) (uint64, error) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, fmt.Errorf("bad number %q", b)
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("bad number %q", b)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, nil
+}
+
+// countFDs counts the open descriptors of the process whose fd folder is
+// dir. Since Linux 6.2, the size that stat(2) gives the folder is that
+// count, so no listing is needed; before, it is 0, and so is it for a
+// process with no descriptor: then countFDs lists the folder.
+func countFDs(dir string) (int, error) {
+	var st syscall.Stat_t
+	for {
+		err := syscall.Stat(dir, &st)
+		if err == nil {
+			break
+		}
+		if err != syscall.EINTR {
+			return 0, vanished(&os.PathError{Op: "stat", Path: dir, Err: err})
+		}
+	}
+	if st.Size > 0 {
+		return int(st.Size), nil
+	}
+	return listFDs(dir)
+}
+
+// listFDs counts the entries of dir, a /proc/PID/fd folder.
+func listFDs(dir string) (int, error) {
+	d, err := os.Open(dir)
 	if err != nil {
 		return 0, vanished(err)
 	}

@@ -33,21 +33,36 @@ func repoRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// build compiles hellomgr into a temporary folder, as a user would build it.
-func build(ctx context.Context, root string) (bin string, remove func(), err error) {
+// binaries are what the bench runs: hellomgr, and the small app when the
+// instances run it ("" for the built-in server).
+type binaries struct {
+	hellomgr, app string
+}
+
+// build compiles hellomgr, as a user would build it, and for -app small
+// the small app, static, into a temporary folder.
+func build(ctx context.Context, root, app string) (bins binaries, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "hmbin")
 	if err != nil {
-		return "", nil, err
+		return bins, nil, err
 	}
 	remove = func() { os.RemoveAll(dir) }
-	bin = filepath.Join(dir, "hellomgr")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		remove()
-		return "", nil, fmt.Errorf("go build: %w\n%s", err, out)
+	bins.hellomgr = filepath.Join(dir, "hellomgr")
+	steps := [][]string{{"go", "build", "-o", bins.hellomgr, "."}}
+	if app == "small" {
+		bins.app = filepath.Join(dir, "app")
+		steps = append(steps, []string{"go", "build", "-ldflags=-s -w", "-o", bins.app, "./bench/scale/app"})
 	}
-	return bin, remove, nil
+	for _, argv := range steps {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			remove()
+			return bins, nil, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, out)
+		}
+	}
+	return bins, remove, nil
 }
 
 // freePorts finds n distinct free ports: all are held open together, so
@@ -93,17 +108,18 @@ func (p process) alive() bool {
 
 // deployment is one config folder with its manager and instances.
 type deployment struct {
-	bin, dir, file string
-	ports          []int
-	cfg            *config.Config
-	manager        process
-	metricsAddr    string
-	seen           map[int]process // every instance process seen, by pid
-	downed         bool
-	http           *http.Client // for the manager's /metrics
+	bin, app    string // app: the small app, or "" for the built-in server
+	dir, file   string
+	ports       []int
+	cfg         *config.Config
+	manager     process
+	metricsAddr string
+	seen        map[int]process // every instance process seen, by pid
+	downed      bool
+	http        *http.Client // for the manager's /metrics
 }
 
-func newDeployment(bin string, n int) (*deployment, error) {
+func newDeployment(bins binaries, n int) (*deployment, error) {
 	dir, err := os.MkdirTemp("", "hm") // short: the control socket lives here
 	if err != nil {
 		return nil, err
@@ -113,7 +129,7 @@ func newDeployment(bin string, n int) (*deployment, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	d := &deployment{bin: bin, dir: dir, file: filepath.Join(dir, "config.yaml"), ports: ports, seen: map[int]process{},
+	d := &deployment{bin: bins.hellomgr, app: bins.app, dir: dir, file: filepath.Join(dir, "config.yaml"), ports: ports, seen: map[int]process{},
 		http: &http.Client{Timeout: 5 * time.Second}}
 	if err := d.writeConfig(1); err != nil {
 		os.RemoveAll(dir)
@@ -122,15 +138,23 @@ func newDeployment(bin string, n int) (*deployment, error) {
 	return d, nil
 }
 
-// writeConfig writes the built-in server on every port, with the metrics
-// endpoint on a free loopback port and the given reload.max_unavailable.
+// writeConfig writes the app on every port, with the metrics endpoint on a
+// free loopback port and the given reload.max_unavailable. The small app
+// gets the built-in server's defaults spelled out: socket handoff and
+// READY=1.
 func (d *deployment) writeConfig(maxUnavailable int) error {
 	var b bytes.Buffer
 	b.WriteString("ports:\n")
 	for _, p := range d.ports {
 		fmt.Fprintf(&b, "  - %d\n", p)
 	}
-	fmt.Fprintf(&b, "metrics:\n  address: 127.0.0.1:0\nreload:\n  max_unavailable: %d\n", maxUnavailable)
+	if d.app != "" {
+		fmt.Fprintf(&b, "command: [%q]\nenv:\n  GOMAXPROCS: \"1\"\nready:\n  notify: true\n", d.app)
+		b.WriteString("reload:\n  handoff: socket\n")
+	} else {
+		b.WriteString("reload:\n")
+	}
+	fmt.Fprintf(&b, "  max_unavailable: %d\nmetrics:\n  address: 127.0.0.1:0\n", maxUnavailable)
 	if err := os.WriteFile(d.file, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}

@@ -1,12 +1,28 @@
-// Command scale measures how hellomgr grows with the number of built-in
-// instances. For each size (4, 64 and 256 by default) it starts a manager
-// with that many `hellomgr serve` instances on free loopback ports and
-// measures: the time `up -d` takes to have every instance ready, the
-// manager's RSS, the manager's CPU over an idle window, the latency of
-// `hellomgr status`, the latency of a /probe?port=N scrape, the time of a
-// reload (max_unavailable 1, then a wider one) and of `down`. It prints a
-// markdown table with the growth from the smallest to the largest size and
-// writes the raw figures to bench/out/scale.json.
+// Command scale measures how hellomgr grows with the number of instances.
+// For each size (4, 64, 256 and 1,024 by default) it starts a manager with
+// that many instances on free loopback ports and measures: the time `up -d`
+// takes to have every instance ready, the manager's RSS, the manager's CPU
+// over an idle window, the latency of `hellomgr status` and the manager's
+// CPU per status, the manager's CPU to probe every instance once
+// (/probe?port=N) and per /metrics scrape, the time of a reload
+// (max_unavailable 1, then a wider one) and of `down`. It prints markdown
+// tables, says how each figure grows (flat, linear or worse) and checks it
+// against its target, and writes the raw figures to bench/out/scale.json.
+//
+// The instances run a small app by default (-app small, bench/scale/app):
+// the built-in server's protocol with the manager (the port's socket on
+// fd 3, READY=1 on NOTIFY_SOCKET, exit on SIGTERM), so that the manager
+// does for each exactly what it does for a built-in instance, in about
+// 2 MiB where `hellomgr serve` takes 12 MiB, which 1,024 times over is
+// more than a shared 2-core machine should give a bench. It is a static Go
+// binary the bench builds, run with GOMAXPROCS=1 (one core is all a
+// single-process server per port uses). -app builtin runs `hellomgr serve`
+// instead.
+//
+// Placement: the manager runs in a session of its own (`up -d` detaches),
+// so Linux's autogroups give it and its instances one share of the CPU;
+// the bench and the `hellomgr status` processes it runs are in the
+// bench's session.
 //
 // Run it from the repository root:
 //
@@ -30,6 +46,7 @@ import (
 )
 
 type options struct {
+	app        string // "small" or "builtin"
 	sizes      []int
 	idle       time.Duration // window over which the idle manager's CPU is measured
 	statusRuns int           // `hellomgr status` runs per size
@@ -58,13 +75,14 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
-	sizes := fs.String("sizes", "4,64,256", "instance counts, comma-separated, smallest first")
+	sizes := fs.String("sizes", "4,64,256,1024", "instance counts, comma-separated, smallest first")
+	fs.StringVar(&o.app, "app", "small", "what the instances run: small (bench/scale/app) or builtin (hellomgr serve)")
 	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window for the manager's CPU")
 	fs.IntVar(&o.statusRuns, "status-runs", 20, "runs of `hellomgr status` per size")
 	fs.IntVar(&o.scrapes, "scrapes", 100, "/probe?port=N scrapes per size")
 	fs.IntVar(&o.wide, "wide", 8, "reload.max_unavailable of the second reload (capped at the size)")
 	fs.StringVar(&o.out, "out", "bench/out/scale.json", "raw figures, relative to the repository root")
-	fs.DurationVar(&o.timeout, "timeout", 9*time.Minute, "give up (and clean up) after this long")
+	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up (and clean up) after this long")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -74,6 +92,9 @@ func parseFlags(args []string) (options, error) {
 			return o, fmt.Errorf("-sizes: %q is not a positive count", s)
 		}
 		o.sizes = append(o.sizes, n)
+	}
+	if o.app != "small" && o.app != "builtin" {
+		return o, fmt.Errorf("-app: %q is neither small nor builtin", o.app)
 	}
 	if o.statusRuns < 1 || o.scrapes < 1 || o.wide < 1 {
 		return o, fmt.Errorf("-status-runs, -scrapes and -wide must be at least 1")
@@ -89,15 +110,15 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	bin, removeBin, err := build(ctx, root)
+	bins, removeBins, err := build(ctx, root, o.app)
 	if err != nil {
 		return err
 	}
-	defer removeBin()
+	defer removeBins()
 	var results []result
 	for _, n := range o.sizes {
 		logf("%d instances", n)
-		r, err := measureSize(ctx, bin, n, o)
+		r, err := measureSize(ctx, bins, n, o)
 		if err != nil {
 			return fmt.Errorf("%d instances: %w", n, err)
 		}

@@ -42,13 +42,15 @@ type result struct {
 	StatusCPU      float64      `json:"status_socket_manager_cpu_ms"` // manager CPU per GET /v1/status, which load on the machine does not inflate
 	StatusGCs      float64      `json:"status_socket_manager_gcs"`    // the manager's garbage collections per GET /v1/status
 	Probe          latency      `json:"probe_latency"`
+	ProbeCPU       float64      `json:"probe_manager_cpu_ms"`   // manager CPU per /probe?port=N, every instance probed once
+	MetricsCPU     float64      `json:"metrics_manager_cpu_ms"` // manager CPU per /metrics scrape
 	InstanceRSS    int64        `json:"instance_rss_bytes_median"`
 }
 
 // measureSize runs every measurement on a fresh deployment of n instances
 // and cleans it up, whatever happens.
-func measureSize(ctx context.Context, bin string, n int, o options) (r result, err error) {
-	d, err := newDeployment(bin, n)
+func measureSize(ctx context.Context, bins binaries, n int, o options) (r result, err error) {
+	d, err := newDeployment(bins, n)
 	if err != nil {
 		return r, err
 	}
@@ -72,6 +74,8 @@ func measureSize(ctx context.Context, bin string, n int, o options) (r result, e
 		{"status latency", func() (err error) { r.Status, err = d.statusLatency(ctx, o.statusRuns); return err }},
 		{"status over the socket", func() error { return d.socketStep(ctx, o.statusRuns, &r) }},
 		{"probe latency", func() (err error) { r.Probe, err = d.probeLatency(ctx, o.scrapes); return err }},
+		{"probe CPU", func() (err error) { r.ProbeCPU, err = d.probeCPU(ctx); return err }},
+		{"/metrics CPU", func() (err error) { r.MetricsCPU, err = d.metricsCPU(ctx, o.scrapes); return err }},
 		{"reload", func() (err error) { r.Reload, err = d.reload(ctx, 1); return err }},
 		{"wide reload", func() (err error) { r.Wide, err = d.reload(ctx, min(o.wide, n)); return err }},
 		{"memory at end", func() (err error) { r.MemAtEnd, _, _, err = d.memory(ctx); return err }},
@@ -389,4 +393,40 @@ func (d *deployment) scrapeRuntime(ctx context.Context) (goRuntime, error) {
 		rt[name] = m[name]
 	}
 	return rt, nil
+}
+
+// probeCPU probes every instance once, in turn, on one keep-alive
+// connection as Prometheus does, and returns the manager's CPU time per
+// probe, in milliseconds. The readings of /proc it shares with status
+// are a second old at most: the bench waits that long first, so that
+// each probe reads its process afresh.
+func (d *deployment) probeCPU(ctx context.Context) (float64, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	time.Sleep(1100 * time.Millisecond) // proc.CacheInterval, and a little
+	if _, err := get(ctx, client, fmt.Sprintf("http://%s/probe?port=%d", d.metricsAddr, d.ports[0])); err != nil {
+		return 0, err // warms the connection up
+	}
+	cpu0 := d.managerCPU()
+	for _, port := range d.ports {
+		if _, err := get(ctx, client, fmt.Sprintf("http://%s/probe?port=%d", d.metricsAddr, port)); err != nil {
+			return 0, err
+		}
+	}
+	return (d.managerCPU() - cpu0) / float64(len(d.ports)) * 1000, nil
+}
+
+// metricsCPU scrapes the manager's /metrics n times and returns its CPU
+// time per scrape, in milliseconds.
+func (d *deployment) metricsCPU(ctx context.Context, n int) (float64, error) {
+	if _, err := d.scrapeMetrics(ctx); err != nil {
+		return 0, err
+	}
+	cpu0 := d.managerCPU()
+	for range n {
+		if _, err := get(ctx, d.http, "http://"+d.metricsAddr+"/metrics"); err != nil {
+			return 0, err
+		}
+	}
+	return (d.managerCPU() - cpu0) / float64(n) * 1000, nil
 }

@@ -39,7 +39,27 @@ func TestParseFlagsRejectsABadSize(t *testing.T) {
 		t.Error("parseFlags(-sizes 4,x): no error")
 	}
 	o, err := parseFlags(nil)
-	if err != nil || !slices.Equal(o.sizes, []int{4, 64, 256}) || o.idle != 30*time.Second {
-		t.Errorf("parseFlags(): got %+v, %v; want sizes 4,64,256 and idle 30s", o, err)
+	if err != nil || !slices.Equal(o.sizes, []int{4, 64, 256, 1024}) || o.idle != 30*time.Second || o.app != "small" {
+		t.Errorf("parseFlags(): got %+v, %v; want sizes 4,64,256,1024, idle 30s and the small app", o, err)
+	}
+	if _, err := parseFlags([]string{"-app", "tornado"}); err == nil {
+		t.Error("parseFlags(-app tornado): no error")
+	}
+}
+
+func TestGrowthKind(t *testing.T) {
+	for _, tc := range []struct {
+		a, b float64
+		want string
+	}{
+		{1, 1.1, "flat (k=0.03)"},
+		{1, 4, "sub-linear (k=0.50)"},
+		{1, 16, "linear (k=1.00)"},
+		{1, 256, "WORSE (k=2.00)"},
+		{0, 3, "n/a"},
+	} {
+		if got := growthKind(tc.a, tc.b, 64, 1024); got != tc.want {
+			t.Errorf("growthKind(%v, %v, 64, 1024): got %q, want %q", tc.a, tc.b, got, tc.want)
+		}
 	}
 }

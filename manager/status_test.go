@@ -1,0 +1,59 @@
+package manager
+
+import (
+	"encoding/json"
+	"io"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/instance"
+)
+
+// TestSnapshotPortMatchesSnapshot checks that /probe's lookup of one port
+// says what the whole snapshot says of it, and nothing of a port not
+// configured.
+func TestSnapshotPortMatchesSnapshot(t *testing.T) {
+	cfg, err := config.Parse("/nonexistent/config.yaml", []byte(
+		"ports: [1, 2, 3]\ncommand: [/bin/false]\nmetrics:\n  address: \"off\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(cfg, Options{})
+	for _, port := range []int{1, 2, 3} {
+		s := &slot{port: port}
+		s.inst = instance.New(m.spec(cfg, s), nil)
+		m.slots[port] = s
+	}
+	snap := m.Snapshot()
+	if len(snap.Instances) != 3 {
+		t.Fatalf("snapshot of 3 ports: %d instances", len(snap.Instances))
+	}
+	for _, want := range snap.Instances {
+		got, ok := m.SnapshotPort(want.Port)
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("port %d: SnapshotPort %+v, %v; Snapshot says %+v", want.Port, got, ok, want)
+		}
+	}
+	if got, ok := m.SnapshotPort(4); ok {
+		t.Errorf("port 4 (not configured): got %+v", got)
+	}
+}
+
+// BenchmarkReportJSON256 is the encoding of `hellomgr status` with 256
+// instances, by reflection: what the control socket spends on it.
+func BenchmarkReportJSON256(b *testing.B) {
+	r := Report{PID: 4242, Config: "/srv/hellomgr/config.yaml", MetricsAddr: "127.0.0.1:9400"}
+	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 256 {
+		r.Instances = append(r.Instances, InstanceStatus{
+			Port: 8001 + i, PID: 10000 + i, State: "ready", Uptime: 3600.25, Restarts: 2,
+			ByReason: map[string]uint64{"reload": 2}, RSS: 12 << 20, CPU: 1.23, Reloads: 2,
+			StartTime: start, LastExit: -1,
+		})
+	}
+	for b.Loop() {
+		json.NewEncoder(io.Discard).Encode(r)
+	}
+}

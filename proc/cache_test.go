@@ -1,0 +1,105 @@
+package proc
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeProcs counts reads of each pid and answers with the count, so a
+// test sees whether a value came from the cache.
+type fakeProcs struct {
+	mu    sync.Mutex
+	reads map[int]int
+}
+
+func (f *fakeProcs) read(pid int) (Stats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if pid == 0 {
+		return Stats{}, os.ErrNotExist
+	}
+	f.reads[pid]++
+	return Stats{OpenFDs: f.reads[pid]}, nil
+}
+
+func newFakeCache(ttl time.Duration) (*Cache, *fakeProcs, *time.Time) {
+	f := &fakeProcs{reads: map[int]int{}}
+	c := NewCache(ttl, f.read)
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	return c, f, &now
+}
+
+func TestCacheSharesAReadingWithinTheInterval(t *testing.T) {
+	c, f, now := newFakeCache(time.Second)
+	var wg sync.WaitGroup
+	for range 8 { // several callers, as status, /probe and /metrics are
+		wg.Go(func() {
+			for range 10 {
+				if _, err := c.Read(42); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Callers that miss together may each read; after that, none does.
+	first := f.reads[42]
+	*now = now.Add(999 * time.Millisecond)
+	st, _ := c.Read(42)
+	if f.reads[42] != first || st.OpenFDs != first {
+		t.Errorf("pid 42 at 999ms: %d reads, got reading %d; want still %d", f.reads[42], st.OpenFDs, first)
+	}
+	if first > 8 {
+		t.Errorf("pid 42: %d reads for 80 calls by 8 callers, want at most 8", first)
+	}
+}
+
+func TestCacheReadsAgainAfterTheInterval(t *testing.T) {
+	c, f, now := newFakeCache(time.Second)
+	c.Read(42)
+	c.Read(7)
+	*now = now.Add(time.Second)
+	st, _ := c.Read(42)
+	if f.reads[42] != 2 || st.OpenFDs != 2 {
+		t.Errorf("pid 42 after the interval: %d reads, reading %d; want 2 and 2", f.reads[42], st.OpenFDs)
+	}
+	// The read at 1s swept pid 7's stale reading away.
+	c.mu.Lock()
+	_, kept := c.entries[7]
+	c.mu.Unlock()
+	if kept {
+		t.Errorf("pid 7's reading from 1s ago is still kept")
+	}
+}
+
+func TestCacheDoesNotKeepErrors(t *testing.T) {
+	c, _, _ := newFakeCache(time.Second)
+	for range 2 {
+		if _, err := c.Read(0); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("pid 0: got %v, want not-exist", err)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) != 0 {
+		t.Errorf("entries after two failed reads: %v, want none", c.entries)
+	}
+}
+
+func TestReadCachedMatchesRead(t *testing.T) {
+	direct, err := Read(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := ReadCached(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cached.StartTime != direct.StartTime || cached.Threads < 1 || cached.OpenFDs < 3 {
+		t.Errorf("ReadCached(self) = %+v; Read(self) = %+v", cached, direct)
+	}
+}
