@@ -32,6 +32,7 @@ saves them. Exit 0 when a reload would go ahead, 1 otherwise.`,
 			out := c.OutOrStdout()
 			fmt.Fprintf(out, "%s: ok, %d ports, %s\n", cfg.File, len(cfg.Ports), describeCommand(cfg))
 			printSwap(out, cfg)
+			printHealth(out, cfg) // liveness and limits.memory: health.go
 			if err := manager.CheckPaths(cfg); err != nil {
 				return err
 			}

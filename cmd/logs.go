@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,13 +11,12 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/logs"
 )
 
 type logsOptions struct {
@@ -35,9 +33,9 @@ func newLogs() *cobra.Command {
 		Long: `logs prints the last lines (-n, default 20) of the instance log of PORT, or,
 without PORT, of every configured port in turn, each line prefixed with
 "PORT | ". The lines come from logs.dir, and from the files rotation renamed
-aside when the current one is shorter. With -f it then prints lines as they
-are written, across rotations, until Ctrl-C. It reads the files only: it
-works with or without a running manager.`,
+aside when the current one is shorter. With -f it then prints every line as
+it is written, across rotations and restarts, until Ctrl-C. It reads the
+files only: it works with or without a running manager.`,
 		Example: `  hellomgr logs            # the last 20 lines of every port
   hellomgr logs 8002 -n 100
   hellomgr logs -f         # follow every port`,
@@ -71,6 +69,13 @@ func (o *logsOptions) run(ctx context.Context, args []string, stdout, stderr io.
 	if o.lines < 0 {
 		return usageError{fmt.Errorf("-n must be 0 or more, got %d", o.lines)}
 	}
+	if cfg.Logs.Journal() {
+		port := strconv.Itoa(cfg.Ports[0])
+		if len(args) == 1 {
+			port = args[0]
+		}
+		return fmt.Errorf("%s: logs.to is journal, so there are no log files; try: journalctl -u hellomgr HELLOMGR_PORT=%s", cfg.File, port)
+	}
 	ports, prefixed := cfg.Ports, true
 	if len(args) == 1 {
 		port, err := strconv.Atoi(args[0])
@@ -84,26 +89,26 @@ func (o *logsOptions) run(ctx context.Context, args []string, stdout, stderr io.
 	followers := make([]*follower, len(ports))
 	defer func() {
 		for _, fl := range followers {
-			if fl != nil && fl.f != nil {
-				fl.f.Close()
+			if fl != nil {
+				fl.Close()
 			}
 		}
 	}()
 	for i, port := range ports {
-		fl := &follower{path: manager.LogFile(cfg.Logs.Dir, port)}
+		fl := &follower{Follower: logs.NewFollower(cfg.Logs.Dir, port)}
 		if prefixed {
 			fl.prefix = strconv.Itoa(port) + " | "
 		}
-		lines, err := fl.tail(cfg.Logs.Dir, port, o.lines)
-		if errors.Is(err, fs.ErrNotExist) && !o.follow {
-			fmt.Fprintf(stderr, "hellomgr: port %d has no log yet (%s)\n", port, fl.path)
+		followers[i] = fl
+		lines, err := fl.Tail(o.lines)
+		if errors.Is(err, fs.ErrNotExist) && !o.follow && len(lines) == 0 {
+			fmt.Fprintf(stderr, "hellomgr: port %d has no log yet (%s)\n", port, logs.File(cfg.Logs.Dir, port))
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		for _, line := range lines {
-			fl.emit(out, line)
+			fl.emit(out, []byte(line))
 		}
-		followers[i] = fl
 	}
 	if !o.follow {
 		return nil
@@ -113,98 +118,32 @@ func (o *logsOptions) run(ctx context.Context, args []string, stdout, stderr io.
 	return follow(ctx, followers, out)
 }
 
-// follower reads one port's log: its tail first, then what is appended.
+// follower reads one port's log (logs.Follower), each line printed with
+// the port's prefix when every port is shown.
 type follower struct {
-	path   string
+	*logs.Follower
 	prefix string
-	f      *os.File // the file being read, nil until it exists
-	off    int64    // how far f has been read
-	part   []byte   // the start of a line not yet ended
 }
 
-// tail opens the port's current log and returns its last n lines, with
-// lines from the files renamed aside by rotation before them when the
-// current one has fewer. The follower is left at the end of what it read.
-func (fl *follower) tail(dir string, port, n int) ([]string, error) {
-	f, err := os.Open(fl.path)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	fl.f, fl.off = f, fi.Size()
-	lines, err := lastLines(f, fi.Size(), n)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", fl.path, err)
-	}
-	old, err := manager.LogBackups(dir, port)
-	for i := len(old) - 1; i >= 0 && err == nil && len(lines) < n; i-- {
-		more, ferr := fileLastLines(old[i], n-len(lines))
-		if errors.Is(ferr, fs.ErrNotExist) {
-			continue // deleted by rotation since the listing
-		}
-		lines, err = append(more, lines...), ferr
-	}
-	return lines, err
+func (fl *follower) emit(w *bufio.Writer, line []byte) {
+	w.WriteString(fl.prefix)
+	w.Write(line)
+	w.WriteByte('\n')
 }
 
-func fileLastLines(path string, n int) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	lines, err := lastLines(f, fi.Size(), n)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return lines, nil
-}
-
-// lastLines returns the last n lines in the first size bytes of r, without
-// their newlines, reading backwards only as far as it needs to.
-func lastLines(r io.ReaderAt, size int64, n int) ([]string, error) {
-	if n <= 0 || size == 0 {
-		return nil, nil
-	}
-	const chunk = 64 << 10
-	var buf []byte
-	off := size
-	// n+1 newlines guarantee n whole lines before the last one.
-	for off > 0 && bytes.Count(buf, []byte("\n")) <= n {
-		step := min(chunk, off)
-		off -= step
-		b := make([]byte, step)
-		if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		buf = append(b, buf...)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(buf), "\n"), "\n")
-	return lines[max(0, len(lines)-n):], nil
-}
-
-// emit writes one line with the follower's prefix.
-func (fl *follower) emit(w io.Writer, line string) {
-	fmt.Fprintf(w, "%s%s\n", fl.prefix, line)
-}
-
-// follow polls every follower until ctx ends. Polling, rather than
+// followEvery is how often -f looks for new lines. Polling, rather than
 // inotify, keeps it simple and works on every file system; a quarter of a
-// second is quick enough for a person watching.
+// second is quick enough for a person watching, and a follower that falls
+// behind catches up through the rotated files.
+const followEvery = 250 * time.Millisecond
+
+// follow polls every follower until ctx ends.
 func follow(ctx context.Context, followers []*follower, out *bufio.Writer) error {
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(followEvery)
 	defer tick.Stop()
 	for {
 		for _, fl := range followers {
-			if err := fl.poll(out); err != nil {
+			if err := fl.Poll(func(line []byte) { fl.emit(out, line) }); err != nil {
 				return err
 			}
 		}
@@ -215,82 +154,6 @@ func follow(ctx context.Context, followers []*follower, out *bufio.Writer) error
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-		}
-	}
-}
-
-// poll prints the lines appended since the last poll. When rotation has
-// renamed the file aside it finishes the old file, then moves to the new
-// one at the same path; a file cut short is read again from its start.
-func (fl *follower) poll(w io.Writer) error {
-	if fl.f == nil {
-		f, err := os.Open(fl.path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // not created yet, or between rename and create
-		}
-		if err != nil {
-			return err
-		}
-		fl.f, fl.off = f, 0
-	}
-	if err := fl.drain(w); err != nil {
-		return err
-	}
-	now, err := os.Stat(fl.path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	was, serr := fl.f.Stat()
-	switch {
-	case serr != nil:
-		return serr
-	case err != nil || !os.SameFile(now, was):
-		// Renamed aside: lumberjack wrote its last bytes to it before the
-		// rename, so one more read finishes it.
-		if err := fl.drain(w); err != nil {
-			return err
-		}
-		if len(fl.part) > 0 {
-			fl.emit(w, string(fl.part))
-		}
-		fl.f.Close()
-		fl.f, fl.part = nil, nil
-		return fl.poll(w)
-	case now.Size() < fl.off:
-		fl.off, fl.part = 0, nil
-	}
-	return nil
-}
-
-// maxPartial bounds what drain holds of a line not yet ended.
-const maxPartial = 64 << 10
-
-// drain prints the whole lines between the follower's offset and the end
-// of its file, keeping a line not yet ended for the next time.
-func (fl *follower) drain(w io.Writer) error {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := fl.f.ReadAt(buf, fl.off)
-		fl.off += int64(n)
-		data := append(fl.part, buf[:n]...)
-		for {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				break
-			}
-			fl.emit(w, string(data[:i]))
-			data = data[i+1:]
-		}
-		if len(data) > maxPartial {
-			fl.emit(w, string(data)) // a line that never ends is shown in pieces
-			data = nil
-		}
-		fl.part = append([]byte(nil), data...)
-		if errors.Is(err, io.EOF) || n == 0 {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", fl.path, err)
 		}
 	}
 }

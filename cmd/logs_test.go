@@ -136,7 +136,7 @@ func (b *syncBuffer) String() string {
 
 // TestLogsFollowAcrossRotation follows every port while lines are
 // appended, a line arrives in two writes, and a file is rotated the way
-// lumberjack does it (renamed aside, a new file created).
+// rotation does it (renamed aside, a new file created).
 func TestLogsFollowAcrossRotation(t *testing.T) {
 	e := newLogEnv(t)
 	e.writeLog(fmt.Sprintf("%d.log", e.a), "old a\n")
@@ -168,29 +168,6 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 	}
 	e.appendLog(e.a, "first after rotation\n")
 	expect(pa+"old a", pb+"b is created later", pa+"half a line", pa+"last before rotation", pa+"first after rotation")
-}
-
-func TestLastLines(t *testing.T) {
-	long := numbered("line ", 1, 20000) // about 200 KB: several 64 KB chunks
-	for _, tc := range []struct {
-		text string
-		n    int
-		want []string
-	}{
-		{"", 5, nil},
-		{"one\n", 0, nil},
-		{"one\n", 5, []string{"one"}},
-		{"\n", 5, []string{""}},
-		{"one\ntwo", 1, []string{"two"}},
-		{"one\n\nthree\n", 2, []string{"", "three"}},
-		{long, 3, []string{"line 19998", "line 19999", "line 20000"}},
-		{long, 20000, strings.Split(strings.TrimSuffix(long, "\n"), "\n")},
-	} {
-		got, err := lastLines(strings.NewReader(tc.text), int64(len(tc.text)), tc.n)
-		if err != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-			t.Errorf("lastLines(%.20q, %d): got %d lines %.60q, %v; want %d lines", tc.text, tc.n, len(got), got, err, len(tc.want))
-		}
-	}
 }
 
 // TestLogsOfARunningManager reads what real instances wrote through the

@@ -2,12 +2,18 @@ package cmd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hellomgr/hellomgr/manager"
 )
 
 func newReload() *cobra.Command {
-	var cf configFlag
+	var (
+		cf   configFlag
+		opts manager.ReloadOptions
+	)
 	c := &cobra.Command{
 		Use:   "reload",
 		Short: "Roll out config.yaml and new code, a few instances at a time",
@@ -16,7 +22,15 @@ starts added ports, replaces the others reload.max_unavailable at a time (each
 new instance ready before the next old one goes) and stops removed ports.
 A new instance that does not become ready halts the rollout: its port goes
 back to the previous config and the ports not yet reached keep running.
-Progress prints one line per step. Exit 1 when the rollout did not finish.`,
+Progress prints one line per step. Exit 1 when the rollout did not finish.
+
+With --canary N, the first N ports to replace are replaced, then watched for
+--watch. The reload goes on with the rest only if no canary restarted,
+failed its liveness probe or memory limit, or (where the app counts its
+requests in http_requests_total on /metrics, as the built-in server does)
+answered a larger share of 5xx than the ports still on the old code over
+the same window. Otherwise the canaries go back to the previous config and
+reload exits 1 with the evidence, one line per port.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			// A broken file is reported here, before the manager is asked:
@@ -25,11 +39,19 @@ Progress prints one line per step. Exit 1 when the rollout did not finish.`,
 			if err != nil {
 				return fmt.Errorf("config not reloaded, nothing changed:\n%w", err)
 			}
+			if opts.Canary < 0 {
+				return usageError{fmt.Errorf("--canary %d: want 0 or more ports", opts.Canary)}
+			}
+			if opts.Canary > 0 && opts.Watch <= 0 {
+				return usageError{fmt.Errorf("--watch %s: want a window longer than 0 to watch the canary for", opts.Watch)}
+			}
 			client := clientFor(cfg)
 			out := c.OutOrStdout()
-			return client.Reload(c.Context(), func(line string) { fmt.Fprintln(out, line) })
+			return client.ReloadWith(c.Context(), opts, func(line string) { fmt.Fprintln(out, line) })
 		},
 	}
 	cf.register(c)
+	c.Flags().IntVar(&opts.Canary, "canary", 0, "replace this many ports first, watch them, and go on only if they hold up")
+	c.Flags().DurationVar(&opts.Watch, "watch", time.Minute, "with --canary, how long to watch the canaries")
 	return c
 }

@@ -22,13 +22,21 @@ func newTargets() *cobra.Command {
 		Long: `targets prints, as Prometheus file_sd JSON, what hellomgr up and reload keep in
 prometheus-targets.json beside the config: one group for the manager's own
 /metrics, and one per port, which deploy/prometheus.yml scrapes twice (the
-app's /metrics, and the manager's /probe?port=N).
+app's /metrics, and the manager's /probe?port=N). Each port's target is on
+the config's address (the manager's host when the instances listen on
+every interface).
 
 With a manager running it prints the ports the manager runs and the address
 its metrics server really listens on. Without one it prints the config's
 ports and metrics.address; when that address is "off", or has port 0 (a port
 picked at start), only the apps' groups can be printed, and a note on stderr
-says so.`,
+says so.
+
+A running manager serves the same groups over HTTP at GET /targets on its
+metrics address, in the format of Prometheus' http_sd_configs, each group
+labelled with host: with metrics.address on an address Prometheus reaches,
+one http_sd_configs URL per machine finds every instance of a fleet
+(deploy/prometheus.yml).`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runTargets(c.Context(), cf, c.OutOrStdout(), c.ErrOrStderr())
@@ -43,7 +51,7 @@ func runTargets(ctx context.Context, cf configFlag, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	data, err := manager.Targets(addr, ports)
+	data, err := manager.Targets(addr, instanceAddress(cf), ports)
 	if err != nil {
 		return err
 	}
@@ -96,4 +104,15 @@ func configuredAddr(cfg *config.Config, stderr io.Writer) string {
 		return ""
 	}
 	return addr
+}
+
+// instanceAddress is the config's address, the host of each port's target;
+// "" (the manager's host) when the file does not parse: a config being
+// edited does not stop the command while a manager runs.
+func instanceAddress(cf configFlag) string {
+	cfg, err := cf.load()
+	if err != nil {
+		return ""
+	}
+	return cfg.Address
 }

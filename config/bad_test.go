@@ -25,14 +25,14 @@ var badConfigs = []struct {
 	{"second_document.yaml", `testdata/bad/second_document.yaml:2: a second YAML document starts here; a config is one document, remove the "---"`},
 	{"empty.yaml", `testdata/bad/empty.yaml:1: no ports configured; add e.g. ports: ["8001-8004"]`},
 	{"comments_only.yaml", `testdata/bad/comments_only.yaml:1: no ports configured; add e.g. ports: ["8001-8004"]`},
-	{"top_level_list.yaml", `testdata/bad/top_level_list.yaml:1: want a mapping with keys ports, command, dir, env, ready, stop, restart, reload, logs, metrics, socket, nginx, got a list`},
+	{"top_level_list.yaml", `testdata/bad/top_level_list.yaml:1: want a mapping with keys ports, address, command, dir, env, ready, stop, restart, reload, logs, metrics, socket, nginx, liveness, limits, hooks, got a list`},
 
 	// Keys and types.
 	{"unknown_key.yaml", `testdata/bad/unknown_key.yaml:3: unknown key "comand" (did you mean "command"?)`},
 	{"unknown_key_nested.yaml", `testdata/bad/unknown_key_nested.yaml:4: ready: unknown key "timout" (did you mean "timeout"?)
 testdata/bad/unknown_key_nested.yaml:5: ready: unknown key "colour" (want one of http, tcp, timeout, interval, notify)`},
 	{"unknown_key_misplaced.yaml", `testdata/bad/unknown_key_misplaced.yaml:2: unknown key "upstream_file" (it goes under "nginx:")
-testdata/bad/unknown_key_misplaced.yaml:3: unknown key "timeout" (it goes under "ready:" or "stop:")
+testdata/bad/unknown_key_misplaced.yaml:3: unknown key "timeout" (it goes under "ready:" or "stop:" or "liveness:" or "hooks:")
 testdata/bad/unknown_key_misplaced.yaml:5: ready: unknown key "stop" (a top-level key: is it indented too far?)`},
 	{"duplicate_key.yaml", `testdata/bad/duplicate_key.yaml:3: ports: listed twice (first on line 1)`},
 	{"type_duration_list.yaml", `testdata/bad/type_duration_list.yaml:4: ready.timeout: want a duration like "10s", got a list`},
@@ -138,11 +138,26 @@ testdata/bad/env_bad.yaml:7: env.OK: listed twice (first on line 6)`},
 	{"logs_size_unit.yaml", `testdata/bad/logs_size_unit.yaml:3: logs.max_size: unknown unit "TB"; want MB or GB, like "10MB"`},
 	{"logs_size_huge.yaml", `testdata/bad/logs_size_huge.yaml:3: logs.max_size: "2048GB" is too large; at most 1024GB`},
 	{"logs_size_list.yaml", `testdata/bad/logs_size_list.yaml:3: logs.max_size: want a size like "10MB" or "1GB", got a list`},
+	{"logs_to_unknown.yaml", `testdata/bad/logs_to_unknown.yaml:3: logs.to: want "file" or "journal", got "syslog"`},
 	{"logs_files_zero.yaml", `testdata/bad/logs_files_zero.yaml:3: logs.max_files: must be 1 or more (old files kept per port), got 0`},
 	{"logs_files_type.yaml", `testdata/bad/logs_files_type.yaml:3: logs.max_files: want a whole number, got "five"`},
 	{"logs_unknown_key.yaml", `testdata/bad/logs_unknown_key.yaml:4: logs: unknown key "max_sise" (did you mean "max_size"?)
-testdata/bad/logs_unknown_key.yaml:5: logs: unknown key "rotate" (want one of dir, max_size, max_files)`},
+testdata/bad/logs_unknown_key.yaml:5: logs: unknown key "rotate" (want one of to, dir, max_size, max_files)`},
 	{"socket_too_long.yaml", `testdata/bad/socket_too_long.yaml:2: socket: path is 110 bytes, more than the 107 a Unix socket allows; choose a shorter one, e.g. socket: /tmp/hellomgr.sock`},
+
+	// Health after start.
+	{"liveness_timeout_interval.yaml", `testdata/bad/liveness_timeout_interval.yaml:5: liveness.timeout: timeout 2s must be less than interval 2s, so that a probe ends before the next one starts`},
+	{"liveness_interval_default_timeout.yaml", `testdata/bad/liveness_interval_default_timeout.yaml:4: liveness.interval: timeout 2s must be less than interval 1s, so that a probe ends before the next one starts`},
+	{"liveness_failures_zero.yaml", `testdata/bad/liveness_failures_zero.yaml:4: liveness.failures: must be 1 or more (failed probes in a row that replace an instance), got 0`},
+	{"liveness_nothing.yaml", `testdata/bad/liveness_nothing.yaml:2: liveness: probes nothing; add http: "/healthz" (a GET that must answer below 500), or remove the section`},
+	{"liveness_tcp_handoff.yaml", `testdata/bad/liveness_tcp_handoff.yaml:3: liveness.tcp: the built-in server gets reload.handoff: socket, so hellomgr holds the port and a connect always succeeds, even to a hung instance; use http: PATH (a GET that must answer), or set reload.handoff: none`},
+	{"liveness_both.yaml", `testdata/bad/liveness_both.yaml:4: liveness: both http and tcp: true are set; keep one`},
+	{"limits_memory_small.yaml", `testdata/bad/limits_memory_small.yaml:3: limits.memory: "512KiB" is less than 1MiB; no instance runs in that`},
+	{"limits_memory_bare.yaml", `testdata/bad/limits_memory_bare.yaml:3: limits.memory: 256 has no unit; write e.g. "256MiB"`},
+	{"limits_memory_unit.yaml", `testdata/bad/limits_memory_unit.yaml:3: limits.memory: unknown unit "PB"; want KiB, MiB, GiB or TiB, like "256MiB"`},
+	{"hooks_bad.yaml", `testdata/bad/hooks_bad.yaml:3: hooks.on_failed[0]: "./no-such-hook.sh" ($D/no-such-hook.sh) does not exist
+testdata/bad/hooks_bad.yaml:4: hooks.on_restart: empty; remove it to run nothing, or list a program and its arguments
+testdata/bad/hooks_bad.yaml:5: hooks.timeout: must be more than 0, got 0s`},
 
 	// Everything wrong at once comes out in one error, in line order.
 	{"many_problems.yaml", `testdata/bad/many_problems.yaml:2: ports: 8003 listed twice (first on line 2, in "8001-8004")

@@ -24,6 +24,9 @@ type Config struct {
 
 	// Ports lists every instance's port, expanded from ranges and sorted.
 	Ports []int
+	// Address is `address`: the IP address the ports are bound on, ""
+	// (the default) for every interface. See InstanceHost.
+	Address string
 
 	// Command is the argv of one instance, with {port} still in it.
 	// Empty means the built-in server: "<hellomgr binary> serve --port {port}".
@@ -52,6 +55,10 @@ type Config struct {
 
 	// Nginx is nil unless the file has an `nginx:` section.
 	Nginx *Nginx
+
+	Liveness Liveness // off unless `liveness:` sets http or tcp (see health.go)
+	Limits   Limits
+	Hooks    Hooks
 }
 
 // ProbeKind says how readiness is checked.
@@ -113,6 +120,9 @@ type Reload struct {
 
 // Logs is where each instance's output goes (key `logs`).
 type Logs struct {
+	// To is `logs.to`, default LogsToFile: a file per port under Dir; with
+	// LogsToJournal, systemd's journal instead.
+	To  LogsTo
 	Dir string // `logs.dir`, default "logs": one file per port, e.g. logs/8001.log
 	// MaxSizeMB is `logs.max_size` in megabytes (1 MB = 1024*1024 bytes),
 	// default 10: a port's file is renamed aside once it would grow past it.
@@ -121,6 +131,27 @@ type Logs struct {
 	// port; the oldest beyond it is deleted.
 	MaxFiles int
 }
+
+// LogsTo is where the instances' lines go (`logs.to`).
+type LogsTo uint8
+
+const (
+	// LogsToFile: a file per port under logs.dir, rotated (the default).
+	LogsToFile LogsTo = iota
+	// LogsToJournal: systemd's journal, one entry per line, with the
+	// fields HELLOMGR_PORT and HELLOMGR_PID; no file.
+	LogsToJournal
+)
+
+func (t LogsTo) String() string {
+	if t == LogsToJournal {
+		return "journal"
+	}
+	return "file"
+}
+
+// Journal reports whether the lines go to the journal rather than files.
+func (l Logs) Journal() bool { return l.To == LogsToJournal }
 
 // Metrics is the manager's own HTTP endpoint (key `metrics`).
 type Metrics struct {

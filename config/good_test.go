@@ -48,6 +48,8 @@ func TestDefaults(t *testing.T) {
 		Metrics:  Metrics{Address: "127.0.0.1:0"},
 		Socket:   filepath.Join(dir, ".hellomgr", "hellomgr.sock"),
 		StateDir: filepath.Join(dir, ".hellomgr"),
+		Liveness: defaultLiveness,
+		Hooks:    defaultHooks,
 	}
 	if got := mustLoad(t, path); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -132,7 +134,7 @@ func TestFullConfig(t *testing.T) {
 		Stop:     Stop{Signal: syscall.SIGINT, Timeout: 3 * time.Second},
 		Restart:  Restart{Backoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second, ResetAfter: 30 * time.Second, MaxTries: 0},
 		Reload:   Reload{MaxUnavailable: 2, Handoff: HandoffSocket},
-		Logs:     Logs{Dir: filepath.Join(filepath.Dir(dir), "logs-not-yet"), MaxSizeMB: 1024, MaxFiles: 3},
+		Logs:     Logs{To: LogsToJournal, Dir: filepath.Join(filepath.Dir(dir), "logs-not-yet"), MaxSizeMB: 1024, MaxFiles: 3},
 		Metrics:  Metrics{Address: "off"},
 		Socket:   "/tmp/hellomgr-test.sock",
 		StateDir: filepath.Join(dir, ".hellomgr"),
@@ -142,6 +144,8 @@ func TestFullConfig(t *testing.T) {
 			ReloadCommand: []string{"sh", "-c", "sudo nginx -s reload"},
 			DrainTimeout:  0,
 		},
+		Liveness: defaultLiveness,
+		Hooks:    defaultHooks,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

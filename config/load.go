@@ -49,6 +49,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	p.top(root)
 	p.finish()
+	p.checkHealth(root)
 	p.checkExecSize()
 	if err := p.err(); err != nil {
 		return nil, err
@@ -84,6 +85,8 @@ func defaults(file string) *Config {
 		Metrics:  Metrics{Address: "127.0.0.1:0"},
 		Socket:   filepath.Join(state, "hellomgr.sock"),
 		StateDir: state,
+		Liveness: defaultLiveness,
+		Hooks:    defaultHooks,
 	}
 }
 
@@ -95,6 +98,8 @@ func (p *parser) top(root *yaml.Node) {
 		case "ports":
 			sawPorts = true
 			p.ports(v)
+		case "address":
+			p.address(v)
 		case "command":
 			p.command(v)
 		case "dir":
@@ -118,6 +123,12 @@ func (p *parser) top(root *yaml.Node) {
 			p.socket(v)
 		case "nginx":
 			p.nginx(k, v)
+		case "liveness":
+			p.liveness(k, v)
+		case "limits":
+			p.limits(v)
+		case "hooks":
+			p.hooks(v)
 		}
 	})
 	if !sawPorts && !p.misspeltPorts(root) {

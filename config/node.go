@@ -13,14 +13,18 @@ import (
 // keys lists the known keys of the top level ("") and of each section, in
 // the order the documentation gives them.
 var keys = map[string][]string{
-	"":        {"ports", "command", "dir", "env", "ready", "stop", "restart", "reload", "logs", "metrics", "socket", "nginx"},
+	"":        {"ports", "address", "command", "dir", "env", "ready", "stop", "restart", "reload", "logs", "metrics", "socket", "nginx", "liveness", "limits", "hooks"},
 	"ready":   {"http", "tcp", "timeout", "interval", "notify"},
 	"stop":    {"signal", "timeout"},
 	"restart": {"backoff", "max_backoff", "reset_after", "max_tries"},
 	"reload":  {"max_unavailable", "handoff"},
-	"logs":    {"dir", "max_size", "max_files"},
+	"logs":    {"to", "dir", "max_size", "max_files"},
 	"metrics": {"address"},
 	"nginx":   {"upstream", "upstream_file", "reload_command", "drain_timeout"},
+
+	"liveness": {"http", "tcp", "interval", "timeout", "failures"}, // health.go
+	"limits":   {"memory"},
+	"hooks":    {"on_failed", "on_restart", "timeout"},
 }
 
 // deref follows aliases, so that *anchor works wherever a value does.

@@ -309,10 +309,20 @@ func isIP(host string) bool {
 	return err == nil
 }
 
-// logs reads `logs`: the folder, and how each port's file is rotated.
+// logs reads `logs`: where the lines go, the folder, and how each port's
+// file is rotated.
 func (p *parser) logs(v *yaml.Node) {
 	p.section("logs", v, keys["logs"], func(k, val *yaml.Node) {
 		switch k.Value {
+		case "to":
+			switch s, ok := p.scalar("logs.to", val, `"file" or "journal"`); {
+			case ok && s == "file":
+				p.c.Logs.To = LogsToFile
+			case ok && s == "journal":
+				p.c.Logs.To = LogsToJournal
+			case ok:
+				p.add(val.Line, "logs.to", `want "file" or "journal", got %s`, quote(s))
+			}
 		case "dir":
 			p.logsDir(val)
 		case "max_size":
@@ -334,7 +344,7 @@ const maxLogMB = 1 << 20 // 1024GB
 var sizeText = regexp.MustCompile(`^([0-9]+)\s*([A-Za-z]*)$`)
 
 // megabytes reads a size in whole megabytes, like "10MB" or "1GB". Files
-// rotate in whole megabytes (lumberjack's unit), so smaller units are
+// rotate in whole megabytes, so smaller units are
 // refused rather than rounded; a bare number is refused because its unit
 // would be a guess, as for durations.
 func (p *parser) megabytes(key string, v *yaml.Node) (int, bool) {

@@ -6,7 +6,7 @@ import (
 
 // The configs the repository ships must load as they are.
 func TestShippedConfigsLoad(t *testing.T) {
-	for _, path := range []string{"../config.yaml", "../examples/tornado/config.yaml", "../examples/tornado/nginx-drain.yaml", "../examples/plain/config.yaml"} {
+	for _, path := range []string{"../config.yaml", "../examples/tornado/config.yaml", "../examples/tornado/nginx-drain.yaml", "../examples/plain/config.yaml", "../examples/hooks/config.yaml"} {
 		c, err := Load(path)
 		if err != nil {
 			t.Errorf("%s: %v", path, err)

@@ -141,34 +141,65 @@ func (s *server) shutdown() error {
 
 // connTracker counts the server's open connections through
 // http.Server.ConnState, and holds the draining flag that handlers read.
+// It also tracks the phase of each TCP connection (trackedConn) for the
+// sweeper that keeps the server's timeouts (sweep).
 type connTracker struct {
-	draining atomic.Bool // set once, at the start of drain
+	draining atomic.Bool   // set once, at the start of drain
+	sweeps   atomic.Uint64 // sweeps done; the clock of the connections' phases
 
 	mu       sync.Mutex
-	open     int           // connections accepted and not yet closed
-	watching bool          // allClosed has been called
-	closed   chan struct{} // closed when watching and open == 0
-	done     bool          // closed is closed
+	open     int                       // connections accepted and not yet closed
+	tracked  map[*trackedConn]struct{} // the open TCP connections
+	watching bool                      // allClosed has been called
+	closed   chan struct{}             // closed when watching and open == 0
+	done     bool                      // closed is closed
 }
 
 func newConnTracker() *connTracker {
-	return &connTracker{closed: make(chan struct{})}
+	return &connTracker{closed: make(chan struct{}), tracked: make(map[*trackedConn]struct{})}
 }
 
-// connState is the http.Server.ConnState hook.
-func (t *connTracker) connState(_ net.Conn, state http.ConnState) {
+// track wraps a connection just accepted, in phaseNew.
+func (t *connTracker) track(c *net.TCPConn) *trackedConn {
+	tc := &trackedConn{TCPConn: c, sweeps: &t.sweeps}
+	tc.enter(phaseNew)
+	return tc
+}
+
+// connState is the http.Server.ConnState hook. net/http calls it from the
+// connection's goroutine: for a connection in keep-alive use, StateActive
+// and StateIdle once per request each.
+func (t *connTracker) connState(c net.Conn, state http.ConnState) {
+	tc, _ := c.(*trackedConn)
 	switch state {
 	case http.StateNew:
-		t.add(1)
+		t.add(tc, 1)
+	case http.StateActive:
+		if tc != nil {
+			tc.enter(phaseActive)
+		}
+	case http.StateIdle:
+		if tc != nil {
+			tc.enter(phaseIdle)
+		}
 	case http.StateClosed, http.StateHijacked:
-		t.add(-1)
+		t.add(tc, -1)
 	}
 }
 
-func (t *connTracker) add(n int) {
+// add counts a connection opened (n 1) or closed (n -1), and tracks or
+// forgets it if it is a trackedConn.
+func (t *connTracker) add(c *trackedConn, n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.open += n
+	if c != nil {
+		if n > 0 {
+			t.tracked[c] = struct{}{}
+		} else {
+			delete(t.tracked, c)
+		}
+	}
 	t.checkLocked()
 }
 

@@ -9,6 +9,7 @@
 package hello
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -30,14 +31,15 @@ const (
 // Limits that keep slow or hostile clients from pinning the server.
 //
 // The request line and headers must arrive within readHeaderTimeout, and
-// the whole request within readTimeout, the same: no route takes a body
-// (every method but GET and HEAD is answered 405 at once). net/http moves
-// the read deadline several times per request; lazyConn keeps that cheap.
-// There is no write timeout, which net/http would move on every request
-// too: the largest answer (/metrics, about 10 KB) fits in the socket's
-// send buffer, so a write never waits for the client to read; a client
-// that stops reading stalls its own connection alone, as one that sends
-// a request every minute can anyway.
+// the rest of the request within readTimeout once they have, the same: no
+// route takes a body (every method but GET and HEAD is answered 405 at
+// once). A keep-alive connection may stay idle between two requests for
+// idleTimeout. The sweeper keeps these (sweep.go), not net/http, which
+// would move a socket deadline, and its runtime timer, on every request.
+// There is no write timeout: the largest answer (/metrics, about 10 KB)
+// fits in the socket's send buffer, so a write never waits for the client
+// to read; a client that stops reading stalls its own connection alone,
+// as one that sends a request every minute can anyway.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = readHeaderTimeout
@@ -65,10 +67,9 @@ type Options struct {
 	Version     string        // version label of the hello_info metric; "unknown" if empty
 
 	// Test seams: wrap, if set, wraps the routes (to add test-only ones);
-	// tune, if set, is called with the configured http.Server before it
-	// starts serving (to shorten timeouts).
-	wrap func(http.Handler) http.Handler
-	tune func(*http.Server)
+	// limits, where set, replace the timeouts above (to shorten them).
+	wrap   func(http.Handler) http.Handler
+	limits limits
 }
 
 func (o Options) withDefaults() Options {
@@ -87,6 +88,9 @@ func (o Options) withDefaults() Options {
 	if o.Version == "" {
 		o.Version = "unknown"
 	}
+	o.limits.header = cmp.Or(o.limits.header, readHeaderTimeout)
+	o.limits.read = cmp.Or(o.limits.read, readTimeout)
+	o.limits.idle = cmp.Or(o.limits.idle, idleTimeout)
 	return o
 }
 
@@ -119,15 +123,12 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	s := newServer(opts)
-	if opts.tune != nil {
-		opts.tune(s.http)
-	}
-	return s.run(ctx, ln)
+	return newServer(opts).run(ctx, ln)
 }
 
-// server is one serving instance: the http.Server and the connection
-// tracker that decides when the drain is over.
+// server is one serving instance: the http.Server, and the connection
+// tracker that decides when the drain is over and whose sweeper keeps the
+// timeouts.
 type server struct {
 	opts  Options
 	http  *http.Server
@@ -142,22 +143,25 @@ func newServer(opts Options) *server {
 	if opts.wrap != nil {
 		h = opts.wrap(h)
 	}
+	// No ReadHeaderTimeout, ReadTimeout or IdleTimeout: the sweeper
+	// keeps opts.limits.
 	hs := &http.Server{
-		Handler:           conns.closeWhenDraining(h),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ConnState:         conns.connState,
-		ErrorLog:          logger,
+		Handler:        conns.closeWhenDraining(h),
+		MaxHeaderBytes: maxHeaderBytes,
+		ConnState:      conns.connState,
+		ErrorLog:       logger,
 	}
 	return &server{opts: opts, http: hs, conns: conns, log: logger}
 }
 
 // run serves on ln until ctx is cancelled or Serve fails, and then drains.
+// The sweeper runs until run returns, through the drain.
 func (s *server) run(ctx context.Context, ln net.Listener) error {
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go s.conns.sweep(sweepCtx, s.opts.limits)
 	served := make(chan error, 1)
-	go func() { served <- s.http.Serve(lazyListener{ln}) }()
+	go func() { served <- s.http.Serve(trackingListener{ln, s.conns}) }()
 	s.logf("listening on %s", describe(ln))
 	s.notify("READY=1")
 

@@ -31,18 +31,19 @@ func newTree(t *testing.T) *cgroup.Tree {
 func grandchildren(t *testing.T, inst *Instance) []int {
 	t.Helper()
 	var pids []int
-	for _, line := range strings.Split(inst.Output(), "\n") {
-		if n, ok := strings.CutPrefix(strings.TrimSpace(line), "grandchild "); ok {
-			pid, err := strconv.Atoi(n)
-			if err != nil {
-				t.Fatalf("bad grandchild line %q", line)
+	// The line may still be on its way through the output pipe when the
+	// instance is ready: wait for it.
+	waitFor(t, "the child to print its grandchild's pid", func() bool {
+		pids = pids[:0]
+		for _, line := range strings.Split(inst.Output(), "\n") {
+			if n, ok := strings.CutPrefix(strings.TrimSpace(line), "grandchild "); ok {
+				if pid, err := strconv.Atoi(n); err == nil {
+					pids = append(pids, pid)
+				}
 			}
-			pids = append(pids, pid)
 		}
-	}
-	if len(pids) == 0 {
-		t.Fatalf("no grandchild pid in output %q", inst.Output())
-	}
+		return len(pids) > 0
+	})
 	return pids
 }
 

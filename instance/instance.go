@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/cgroup"
+	"github.com/hellomgr/hellomgr/logs"
 )
 
 // Spec is everything needed to run one instance.
@@ -32,7 +32,7 @@ type Spec struct {
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
 	Restart     RestartPolicy
-	Output      io.Writer // the child's stdout and stderr; an *os.File is handed to the child as is (no copy); nil discards
+	Output      Output // takes each process's stdout and stderr; nil keeps only the last lines, in memory
 	// Cgroup, if set, is where each process gets a cgroup of its own
 	// (instance-<port>-<n>), so that everything it starts is ended with
 	// it; nil: its session and process group only (see AdoptOrphans).
@@ -40,6 +40,26 @@ type Spec struct {
 	// OnFailed, if set, is called (on the instance's own goroutine) when
 	// the instance gives up and enters state failed.
 	OnFailed func(*Instance)
+	// Liveness and MemoryLimit (bytes, 0: none) are watched while the
+	// instance is ready (see liveness.go, memory.go); OnUnhealthy is told,
+	// on a goroutine of the watch, when one fails, with ReasonLiveness or
+	// ReasonMemory. It must not block: replacing the instance is the
+	// caller's business. OnRestart is told, on the instance's goroutine,
+	// when the instance restarts after process pid exited unasked.
+	Liveness    Liveness
+	MemoryLimit int64
+	OnUnhealthy func(i *Instance, reason string)
+	OnRestart   func(i *Instance, pid int, reason string)
+}
+
+// Output takes each process's stdout and stderr pipe: *logs.Log.
+type Output interface {
+	// Take owns r, the read end of the pipe of the process with pid,
+	// and reads it until end of file; done is closed then. abandon
+	// gives up sooner.
+	Take(r *os.File, pid int) (done <-chan struct{}, abandon func())
+	// Last returns the last n lines (at least the last 20 are kept).
+	Last(n int) string
 }
 
 // RestartPolicy is the restart policy for a process that exits unasked.
@@ -87,7 +107,7 @@ func (s Status) RestartCount() uint64 {
 type Instance struct {
 	spec Spec
 	log  *slog.Logger
-	out  *tail
+	out  Output
 
 	mu      sync.Mutex
 	running bool               // the owner goroutine is alive
@@ -100,10 +120,13 @@ func New(spec Spec, log *slog.Logger) *Instance {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if spec.Output == nil {
+		spec.Output = logs.Memory()
+	}
 	return &Instance{
 		spec:   spec,
 		log:    log.With("port", spec.Port),
-		out:    newTail(20),
+		out:    spec.Output,
 		stops:  make(chan chan struct{}, 16),
 		status: Status{Port: spec.Port, State: Stopped, Since: time.Now(), LastExitCode: -1, Restarts: map[string]uint64{}},
 	}
@@ -124,14 +147,9 @@ func (i *Instance) Status() Status {
 	return s
 }
 
-// Output returns the last lines the current or last process printed. An
-// instance writing straight into a file has them read from its end.
-func (i *Instance) Output() string {
-	if f, ok := i.spec.Output.(*os.File); ok {
-		return fileTail(f.Name(), 20)
-	}
-	return i.out.String()
-}
+// Output returns the last lines printed: read from the end of the log
+// file, or, without one, the current or last process's, kept in memory.
+func (i *Instance) Output() string { return i.out.Last(20) }
 
 // Start starts the process and returns once it is ready, or with the reason
 // it is not: it exited first, it did not answer within the probe timeout, or

@@ -198,15 +198,7 @@ func TestStopIsGracefulAndReachesTheGroup(t *testing.T) {
 	spec := newSpec(t, "with-grandchild")
 	inst := New(spec, nil)
 	startOrFail(t, inst, GiveUp)
-	var grandchild int
-	for _, line := range strings.Split(inst.Output(), "\n") {
-		if n, ok := strings.CutPrefix(line, "grandchild "); ok {
-			grandchild, _ = strconv.Atoi(n)
-		}
-	}
-	if grandchild == 0 {
-		t.Fatalf("no grandchild pid in output %q", inst.Output())
-	}
+	grandchild := grandchildren(t, inst)[0]
 	pid := inst.Status().PID
 	if err := inst.Stop(context.Background()); err != nil {
 		t.Fatal(err)

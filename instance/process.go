@@ -3,7 +3,6 @@ package instance
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -39,10 +38,9 @@ var starts atomic.Uint64
 // killed with SIGKILL; spawn must therefore never run on a goroutine that
 // locked its OS thread (the signal fires when the forking thread ends).
 //
-// The child's stdout and stderr share one pipe, copied to out with a small
-// buffer (os/exec's own copy takes 32 KiB per process, which adds up with
-// hundreds of instances).
-func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
+// The child's stdout and stderr share one pipe, whose read end goes to out
+// (a logs.Log moves its bytes into the port's file in the kernel).
+func spawn(spec *Spec, out Output, extraEnv []string) (*process, error) {
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Dir = spec.Dir
 	cmd.Env = append(spec.Env[:len(spec.Env):len(spec.Env)], extraEnv...)
@@ -51,9 +49,6 @@ func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 		cmd.ExtraFiles = []*os.File{spec.Listener}
 	}
 	p := &process{cmd: cmd, exited: make(chan error, 1)}
-	if f, ok := out.(*os.File); ok {
-		return p.startDirect(spec, f)
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("output pipe: %w", err)
@@ -65,36 +60,20 @@ func spawn(spec *Spec, out io.Writer, extraEnv []string) (*process, error) {
 		r.Close()
 		return nil, err
 	}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		copyOutput(out, r)
-	}()
+	taken, abandon := out.Take(r, p.pid())
 	go func() {
 		err := p.waitAll()
-		// The last lines the child wrote are still in the pipe: let the
-		// copy finish, but not for long, since a grandchild that keeps the
-		// pipe open (one that escaped, without a cgroup) would hold it
-		// forever.
+		// The last lines the child wrote may still be in the pipe: let
+		// the log take them, but not for long, since a grandchild that
+		// keeps the pipe open (one that escaped, without a cgroup) would
+		// hold it forever.
 		select {
-		case <-copied:
+		case <-taken:
 		case <-time.After(time.Second):
+			abandon()
 		}
-		r.Close()
 		p.exited <- err
 	}()
-	return p, nil
-}
-
-// startDirect starts the child writing straight into file: no pipe, no
-// copy, so a chatty instance (an access log line per request) costs the
-// manager nothing.
-func (p *process) startDirect(spec *Spec, file *os.File) (*process, error) {
-	p.cmd.Stdout, p.cmd.Stderr = file, file
-	if err := p.start(spec); err != nil {
-		return nil, err
-	}
-	go func() { p.exited <- p.waitAll() }()
 	return p, nil
 }
 
@@ -355,22 +334,6 @@ func forEachProc(fn func(pid, ppid, sid int, state byte)) {
 		ppid, _ := strconv.Atoi(f[1])
 		sid, _ := strconv.Atoi(f[3])
 		fn(pid, ppid, sid, f[0][0])
-	}
-}
-
-// copyOutput copies the child's output until EOF with a 4 KiB buffer. (Not
-// io.CopyBuffer: an *os.File source makes it ignore the buffer it is
-// given and allocate 32 KiB of its own.)
-func copyOutput(out io.Writer, r io.Reader) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			out.Write(buf[:n])
-		}
-		if err != nil {
-			return
-		}
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +29,7 @@ type runner struct {
 
 	fails   int // unasked exits in a row, of runs shorter than ResetAfter
 	readyAt time.Time
+	watch   *watch // liveness and memory of the ready process (liveness.go)
 }
 
 // run is the instance's event loop: one select over the process's exit, its
@@ -68,14 +67,7 @@ func (r *runner) run() {
 // start spawns a process and its readiness probe. A spawn that fails (the
 // executable is missing, say) counts as a run that ended at once.
 func (r *runner) start() {
-	r.i.out.reset()
 	r.notReady = nil
-	out := io.Writer(r.i.out)
-	if f, ok := r.i.spec.Output.(*os.File); ok {
-		out = f // straight into the file; Output() reads its end
-	} else if r.i.spec.Output != nil {
-		out = io.MultiWriter(r.i.spec.Output, r.i.out)
-	}
 	var extraEnv []string
 	ns, err := r.listenNotify()
 	if ns != nil {
@@ -83,7 +75,7 @@ func (r *runner) start() {
 	}
 	var p *process
 	if err == nil {
-		p, err = spawn(&r.i.spec, out, extraEnv)
+		p, err = spawn(&r.i.spec, r.i.out, extraEnv)
 	}
 	r.i.setState(Starting, func(s *Status) { s.PID = 0 })
 	if err != nil {
@@ -94,6 +86,7 @@ func (r *runner) start() {
 		return
 	}
 	r.proc = p
+	r.started(p)
 	r.i.setState(Starting, func(s *Status) { s.PID = p.pid(); s.StartTime = time.Now() })
 	ctx, cancel := context.WithTimeout(context.Background(), r.i.spec.Probe.Timeout)
 	r.cancelProbe = cancel
@@ -131,6 +124,7 @@ func (r *runner) probed(err error) {
 	if err == nil {
 		r.readyAt = time.Now()
 		r.i.setState(Ready, nil)
+		r.watchReady()
 		r.answerFirst(nil)
 		return
 	}
@@ -151,6 +145,7 @@ func (r *runner) exited(err error) bool {
 	}
 	r.closeNotify()
 	pid := r.proc.pid0()
+	r.ended(pid)
 	if r.proc.ended != "" { // what the process left running, ended before its exit came here
 		r.i.log.Warn(r.proc.ended)
 	}
@@ -185,7 +180,11 @@ func (r *runner) exited(err error) bool {
 		}
 		r.answerFirst(err)
 	}
-	return r.scheduleRestart(reason)
+	done := r.scheduleRestart(reason)
+	if !done {
+		r.restarting(pid, reason)
+	}
+	return done
 }
 
 // startFailure says why a process never became ready.
@@ -274,13 +273,14 @@ func (r *runner) stop(reply chan struct{}) bool {
 		return false
 	}
 	r.i.setState(Stopping, nil)
+	r.unwatch()
 	// A probe that succeeds now is about a process on its way out: its
 	// verdict no longer matters, and Stopping cannot become Ready.
 	if r.cancelProbe != nil {
 		r.cancelProbe()
 	}
 	r.probeDone = nil
-	if err := r.proc.signalGroup(r.i.spec.StopSignal); err != nil {
+	if err := r.proc.stopGroup(r.i.spec.StopSignal); err != nil {
 		r.i.log.Warn(err.Error())
 	}
 	r.killAt = time.After(r.i.spec.StopTimeout)

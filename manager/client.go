@@ -94,7 +94,21 @@ func (c *Client) Status(ctx context.Context) (Report, error) {
 // Reload starts a rollout and calls line for each progress line as it
 // arrives. It returns the rollout's error, if any.
 func (c *Client) Reload(ctx context.Context, line func(string)) error {
-	return c.streamed(ctx, "/v1/reload", line)
+	return c.ReloadWith(ctx, ReloadOptions{}, line)
+}
+
+// ReloadWith is Reload with options: a canary and its watch.
+func (c *Client) ReloadWith(ctx context.Context, opts ReloadOptions, line func(string)) error {
+	q := url.Values{}
+	if opts.Canary > 0 {
+		q.Set("canary", strconv.Itoa(opts.Canary))
+		q.Set("watch", opts.Watch.String())
+	}
+	path := "/v1/reload"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	return c.streamed(ctx, path, line)
 }
 
 // Restart replaces the instances on ports, as a reload does for all.

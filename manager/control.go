@@ -84,7 +84,12 @@ func (m *Manager) controlRoutes() http.Handler {
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		// A client that hangs up (Ctrl-C on `hellomgr reload`) stops
 		// watching, not the rollout: half a rollout is worse than a whole one.
-		stream(w, func(progress Progress) error { return m.Reload(context.WithoutCancel(r.Context()), progress) })
+		opts, err := reloadOptions(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		stream(w, func(progress Progress) error { return m.ReloadWith(context.WithoutCancel(r.Context()), opts, progress) })
 	})
 	for path, op := range map[string]func(context.Context, []int, Progress) error{
 		"POST /v1/restart": m.Restart,
@@ -108,6 +113,27 @@ func (m *Manager) controlRoutes() http.Handler {
 		})
 	})
 	return mux
+}
+
+// reloadOptions reads a reload's canary=N and watch=DURATION parameters.
+func reloadOptions(r *http.Request) (ReloadOptions, error) {
+	var opts ReloadOptions
+	q := r.URL.Query()
+	if v := q.Get("canary"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return opts, fmt.Errorf("bad canary %q", v)
+		}
+		opts.Canary = n
+	}
+	if v := q.Get("watch"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return opts, fmt.Errorf("bad watch %q", v)
+		}
+		opts.Watch = d
+	}
+	return opts, nil
 }
 
 // queryPorts reads the port parameters of a request: at least one, each

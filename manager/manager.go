@@ -13,9 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/logs"
 	"github.com/hellomgr/hellomgr/notify"
 )
 
@@ -36,8 +38,9 @@ type Options struct {
 type Manager struct {
 	opts    Options
 	log     *slog.Logger
-	console *console
 	lock    *pidLock
+	sinks   []logs.Sink   // where the instances' lines go besides their files: see logSinks
+	journal *logs.Journal // among sinks, or nil
 
 	// Set by Prepare, served by Serve.
 	controlLn, metricsLn net.Listener
@@ -52,7 +55,8 @@ type Manager struct {
 	life            context.Context
 	endLife         context.CancelFunc
 	endRolloutsOnce sync.Once
-	down            chan struct{} // closed when a client asks the manager to stop
+	canary          atomic.Pointer[canaryWatch] // the canary watch in progress, if any
+	down            chan struct{}               // closed when a client asks the manager to stop
 	downOnce        sync.Once
 }
 
@@ -63,9 +67,6 @@ func New(cfg *config.Config, opts Options) *Manager {
 	}
 	m := &Manager{opts: opts, log: opts.Log, cfg: cfg, slots: map[int]*slot{}, down: make(chan struct{})}
 	m.life, m.endLife = context.WithCancel(context.Background())
-	if opts.Console != nil {
-		m.console = &console{out: opts.Console}
-	}
 	return m
 }
 
@@ -130,13 +131,19 @@ func (m *Manager) notify(err error) {
 // prepare checks the log folder, binds (or checks) every port, and listens
 // on the control socket and the metrics address.
 func (m *Manager) prepare() (err error) {
-	if err := checkLogDir(m.cfg.Logs.Dir); err != nil {
+	if !m.cfg.Logs.Journal() {
+		if err := checkLogDir(m.cfg.Logs.Dir); err != nil {
+			return err
+		}
+	}
+	if m.sinks, err = m.logSinks(); err != nil {
 		return err
 	}
 	if err := writeUpstream(m.cfg); err != nil {
 		return err
 	}
 	m.contain() // ends what a killed manager left holding the ports: see cgroups.go
+	setBindHost(m.cfg.Address)
 	files, err := bindAll(m.cfg.Ports, m.cfg.Reload.Handoff == config.HandoffSocket)
 	if err != nil {
 		return err
@@ -174,9 +181,6 @@ func (m *Manager) closeListeners() {
 // Serve answers the control socket and the metrics endpoint until ctx
 // ends. Call it after Prepare, typically on its own goroutine.
 func (m *Manager) Serve(ctx context.Context) error {
-	if m.console == nil {
-		go m.rotateLogs(ctx)
-	}
 	errs := make(chan error, 2)
 	go func() { errs <- m.serveControl(ctx, m.controlLn) }()
 	go func() {
@@ -232,6 +236,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if m.journal != nil {
+		m.journal.Close()
+	}
 	if m.lock != nil {
 		m.lock.release()
 		m.lock = nil

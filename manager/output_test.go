@@ -2,7 +2,6 @@ package manager
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/logs"
 )
 
 const waitLimit = 10 * time.Second
@@ -48,127 +48,78 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func mustOpenLog(t *testing.T, cfg config.Logs, port int, log *slog.Logger) io.WriteCloser {
+func mustOpenLog(t *testing.T, cfg config.Logs, port int, sinks []logs.Sink, log *slog.Logger) *logs.Log {
 	t.Helper()
-	w, err := openLog(cfg, port, log)
+	l, err := openLog(cfg, port, sinks, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
-	return w
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
-// TestLogRotation writes five megabytes into a log limited to 1 MB and 2
-// old files: the current file stays under the limit, and only the two
-// newest old files remain, each with the current file's mode.
-func TestLogRotation(t *testing.T) {
-	dir := t.TempDir()
-	w := mustOpenLog(t, config.Logs{Dir: dir, MaxSizeMB: 1, MaxFiles: 2}, 8001, discard)
-	line := []byte(strings.Repeat("x", 1023) + "\n")
-	for round := range 5 {
-		for range 1024 {
-			w.Write(line)
-		}
-		// lumberjack stamps old files to the millisecond: two rotations
-		// within one would give the second the first one's name.
-		time.Sleep(2 * time.Millisecond)
-		if round == 0 {
-			if fi, err := os.Stat(LogFile(dir, 8001)); err != nil || fi.Size() != 1<<20 {
-				t.Fatalf("after 1 MB: got %v, %v; want one full file", fi.Size(), err)
-			}
-		}
+// write hands l a pipe, writes text into it as a process would, and
+// waits until the log has taken all of it.
+func write(t *testing.T, l *logs.Log, text string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	var old []string
-	waitFor(t, "old files to be pruned to 2", func() bool {
-		old, _ = LogBackups(dir, 8001)
-		return len(old) == 2
-	})
-	for _, f := range append(old, LogFile(dir, 8001)) {
-		fi, err := os.Stat(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Size() > 1<<20 {
-			t.Errorf("%s: %d bytes, more than max_size 1 MB", f, fi.Size())
-		}
-		if fi.Mode().Perm() != 0o644 {
-			t.Errorf("%s: mode %v, want 0644", f, fi.Mode().Perm())
-		}
+	done, _ := l.Take(r, 4242)
+	if _, err := w.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("the log did not take the pipe to its end")
 	}
 }
 
-// TestLogWriteNeverFails checks that a log that cannot be written loses
-// the output and says so once, without failing the write (which would
-// stop the copy from the instance's pipe), and says when it recovers.
-func TestLogWriteNeverFails(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "logs")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+// TestLogRotationStaysInATrustedFolder: every file a port's log opens,
+// rotation included, goes through the trust checks. While the folder is
+// writable by others, rotation refuses to start a new file (and says so):
+// the current one grows past max_size and no line is lost; once fixed,
+// rotation goes on.
+func TestLogRotationStaysInATrustedFolder(t *testing.T) {
+	dir := filepath.Join(shortDir(t), "logs")
+	if err := checkLogDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	var logged lockedBuffer
-	w := mustOpenLog(t, config.Logs{Dir: dir, MaxSizeMB: 1, MaxFiles: 1}, 8001, slog.New(slog.NewTextHandler(&logged, nil)))
-	// A regular file where the folder was: not writable, even as root.
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
+	l := mustOpenLog(t, config.Logs{Dir: dir, MaxSizeMB: 1, MaxFiles: 5}, 8001, nil, slog.New(slog.NewTextHandler(&logged, nil)))
+	line := strings.Repeat("x", 1023) + "\n"
+	os.Chmod(dir, 0o777)
+	write(t, l, strings.Repeat(line, 1536)) // 1.5 MiB
+	if old, _ := logs.Backups(dir, 8001); len(old) != 0 {
+		t.Errorf("rotated into a folder others can write: %v", old)
 	}
-	if err := os.WriteFile(dir, nil, 0o644); err != nil {
-		t.Fatal(err)
+	if fi, err := os.Stat(LogFile(dir, 8001)); err != nil || fi.Size() != 1536*1024 {
+		t.Errorf("log: %v bytes, %v; want all 1536 lines in it", fi.Size(), err)
 	}
-	for range 3 {
-		if n, err := w.Write([]byte("lost\n")); n != 5 || err != nil {
-			t.Fatalf("Write to an unwritable log: got %d, %v; want 5, nil", n, err)
-		}
+	if !strings.Contains(logged.String(), "writable by users other than its owner") {
+		t.Errorf("the refused rotation was not logged:\n%s", logged.String())
 	}
-	if got := strings.Count(logged.String(), "cannot write instance output"); got != 1 {
-		t.Errorf("got %d warnings, want 1:\n%s", got, logged.String())
-	}
-	os.Remove(dir)
-	os.Mkdir(dir, 0o755)
-	w.Write([]byte("kept\n"))
-	if got, _ := os.ReadFile(LogFile(dir, 8001)); string(got) != "kept\n" {
-		t.Errorf("log after recovery: got %q, want %q", got, "kept\n")
-	}
-	if !strings.Contains(logged.String(), "reaches its log again") {
-		t.Errorf("recovery not logged:\n%s", logged.String())
+	os.Chmod(dir, 0o755)
+	time.Sleep(1100 * time.Millisecond) // rotation is tried again a second later
+	write(t, l, line)
+	if old, _ := logs.Backups(dir, 8001); len(old) != 1 {
+		t.Errorf("after the fix: %d rotated files, want 1", len(old))
 	}
 }
 
-// TestLogClosed checks that a write after Close does not create the file
-// again, and that Close is safe to call twice.
-func TestLogClosed(t *testing.T) {
+// TestLogEchoesToTheConsole: with a console, every line also goes to it,
+// prefixed with the port; the file gets the same lines.
+func TestLogEchoesToTheConsole(t *testing.T) {
 	dir := t.TempDir()
-	w := mustOpenLog(t, config.Logs{Dir: dir, MaxSizeMB: 1, MaxFiles: 1}, 8001, discard)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(LogFile(dir, 8001))
-	w.Write([]byte("late\n"))
-	if _, err := os.Stat(LogFile(dir, 8001)); err == nil {
-		t.Error("a write after Close created the log file again")
-	}
-	if err := w.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-}
-
-func TestLogBackupsIgnoresOtherFiles(t *testing.T) {
-	dir := t.TempDir()
-	for _, name := range []string{
-		"8001-2024-05-01T10-00-00.000.log", "8001-2023-12-31T23-59-59.999.log", "8001.log",
-		"8001-notes.log", "80010-2024-05-01T10-00-00.000.log", "8002-2024-05-01T10-00-00.000.log",
-	} {
-		os.WriteFile(filepath.Join(dir, name), nil, 0o644)
-	}
-	got, err := LogBackups(dir, 8001)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		filepath.Join(dir, "8001-2023-12-31T23-59-59.999.log"),
-		filepath.Join(dir, "8001-2024-05-01T10-00-00.000.log"),
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got %q, want %q", got, want)
+	var out lockedBuffer
+	l := mustOpenLog(t, config.Logs{Dir: dir, MaxSizeMB: 1, MaxFiles: 1}, 8001, []logs.Sink{logs.NewConsole(&out)}, discard)
+	write(t, l, "one\ntwo\nno newline")
+	waitFor(t, "the console echo", func() bool { return out.String() == "8001 | one\n8001 | two\n8001 | no newline\n" })
+	if b, _ := os.ReadFile(LogFile(dir, 8001)); string(b) != "one\ntwo\nno newline" {
+		t.Errorf("file: got %q", b)
 	}
 }
 
@@ -189,19 +140,5 @@ func TestCheckLogDir(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(ok); len(left) != 0 {
 		t.Errorf("checkLogDir left %d files in %s", len(left), ok)
-	}
-}
-
-func TestConsolePrefixesWholeLines(t *testing.T) {
-	var out bytes.Buffer
-	c := &console{out: &out}
-	a, b := c.writer(8001), c.writer(8002)
-	a.Write([]byte("hel"))
-	b.Write([]byte("one\ntw"))
-	a.Write([]byte("lo\n"))
-	b.Write([]byte("o\n"))
-	want := "8002 | one\n8001 | hello\n8002 | two\n"
-	if out.String() != want {
-		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -14,11 +15,43 @@ import (
 	"github.com/hellomgr/hellomgr/proc"
 )
 
-// bindPort listens on port on every interface, as the apps themselves do
-// (Tornado's app.listen binds all of them). With keep false the socket is
-// closed again at once: a check that the port is free.
+// bindHost is the address every port is bound on: the config's
+// `address`, "" for every interface (as Tornado's app.listen binds them
+// all). A manager sets it once, before it binds its first port, with
+// setBindHost; a reload cannot change the address (see
+// config.CheckAddressReloadable), so it holds for the manager's life.
+//
+// It is the one setting of a manager kept outside it, because the rollout
+// binds ports through bindAll and bindPort, which take no config; one
+// manager runs per process.
+var bindHost struct {
+	sync.Mutex
+	host string
+}
+
+// setBindHost sets the address bindPort binds: an IP address, or "" for
+// every interface.
+func setBindHost(host string) {
+	bindHost.Lock()
+	bindHost.host = host
+	bindHost.Unlock()
+}
+
+// boundHost is the address ports are bound on, "" for every interface.
+func boundHost() string {
+	bindHost.Lock()
+	defer bindHost.Unlock()
+	return bindHost.host
+}
+
+// bindPort listens on port on the bind address (boundHost). With keep
+// false the socket is closed again at once: a check that the port is free.
 func bindPort(port int, keep bool) (*os.File, error) {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	host := boundHost()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return nil, fmt.Errorf("port %d: %s is not an address of this machine (address: in the config): %w", port, host, err)
+	}
 	if err != nil {
 		return nil, portTaken(port, err)
 	}

@@ -55,6 +55,19 @@ func PlanPorts(running, wanted []int) Plan {
 // reached keep their processes, and the error names the port and shows its
 // last output. Only one reload runs at a time.
 func (m *Manager) Reload(ctx context.Context, progress Progress) error {
+	return m.ReloadWith(ctx, ReloadOptions{}, progress)
+}
+
+// ReloadOptions change how a reload proceeds.
+type ReloadOptions struct {
+	// Canary, above 0, replaces that many ports first, then watches them
+	// for Watch, and goes on only if they hold up: see judgeCanaries.
+	Canary int
+	Watch  time.Duration
+}
+
+// ReloadWith is Reload with options.
+func (m *Manager) ReloadWith(ctx context.Context, opts ReloadOptions, progress Progress) error {
 	ctx, done, err := m.beginRollout(ctx)
 	if err != nil {
 		return err
@@ -66,7 +79,7 @@ func (m *Manager) Reload(ctx context.Context, progress Progress) error {
 	start := time.Now()
 	m.rollouts.started()
 	m.notify(notify.Reloading())
-	err = m.stoppedByShutdown(m.reload(ctx, progress))
+	err = m.stoppedByShutdown(m.reload(ctx, opts, progress))
 	// Halted or not, Prometheus should follow the ports that run now
 	// (a halted rollout may have added some).
 	m.writeTargets()
@@ -88,12 +101,13 @@ func (m *Manager) Reload(ctx context.Context, progress Progress) error {
 type rollout struct {
 	m         *Manager
 	old, cfg  *config.Config
+	opts      ReloadOptions
 	progress  Progress
 	draining  sync.WaitGroup // replaced instances still finishing their requests
 	published string         // the upstream block nginx was last reloaded with
 }
 
-func (m *Manager) reload(ctx context.Context, progress Progress) error {
+func (m *Manager) reload(ctx context.Context, opts ReloadOptions, progress Progress) error {
 	old := m.Config()
 	cfg, err := config.Load(old.File)
 	if err == nil {
@@ -102,7 +116,7 @@ func (m *Manager) reload(ctx context.Context, progress Progress) error {
 	if err != nil {
 		return fmt.Errorf("config not reloaded, nothing changed:\n%w", err)
 	}
-	r := &rollout{m: m, old: old, cfg: cfg, progress: progress}
+	r := &rollout{m: m, old: old, cfg: cfg, opts: opts, progress: progress}
 	// Replaced instances drain in the background while the rollout goes
 	// on; the reload is done only once they have all exited.
 	defer r.draining.Wait()
@@ -139,11 +153,32 @@ func (m *Manager) roll(ctx context.Context, r *rollout, p Plan) error {
 	if err := m.addPorts(ctx, r.cfg, p.Added, r.progress); err != nil {
 		return err
 	}
-	// Each takeOut publishes the upstream with only its own batch down,
-	// which puts the previous batch back in the same nginx reload; the
-	// caller puts the last one back. Every nginx reload closes nginx's idle
-	// client connections, so fewer is better for clients.
-	for batch := range slices.Chunk(p.Replaced, r.cfg.Reload.MaxUnavailable) {
+	canaries, rest := p.Replaced[:min(r.opts.Canary, len(p.Replaced))], p.Replaced[min(r.opts.Canary, len(p.Replaced)):]
+	if err := m.replaceAll(ctx, r, canaries); err != nil {
+		return err
+	}
+	if len(canaries) > 0 {
+		if err := m.judgeCanaries(ctx, r, canaries, rest); err != nil {
+			return err
+		}
+	}
+	if err := m.replaceAll(ctx, r, rest); err != nil {
+		return err
+	}
+	if err := m.takeOut(ctx, r, p.Removed); err != nil {
+		return err
+	}
+	m.removePorts(ctx, p.Removed, r.progress)
+	return nil
+}
+
+// replaceAll replaces ports max_unavailable at a time. Each takeOut
+// publishes the upstream with only its own batch down, which puts the
+// previous batch back in the same nginx reload; the caller puts the last
+// one back. Every nginx reload closes nginx's idle client connections, so
+// fewer is better for clients.
+func (m *Manager) replaceAll(ctx context.Context, r *rollout, ports []int) error {
+	for batch := range slices.Chunk(ports, r.cfg.Reload.MaxUnavailable) {
 		if err := m.takeOut(ctx, r, batch); err != nil {
 			return err
 		}
@@ -151,10 +186,6 @@ func (m *Manager) roll(ctx context.Context, r *rollout, p Plan) error {
 			return err
 		}
 	}
-	if err := m.takeOut(ctx, r, p.Removed); err != nil {
-		return err
-	}
-	m.removePorts(ctx, p.Removed, r.progress)
 	return nil
 }
 

@@ -1,45 +1,36 @@
 package manager
 
 import (
-	"io"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/logs"
 )
 
 // slot is one port: its current instance, and what outlives instances.
 type slot struct {
 	port     int
 	inst     *instance.Instance
-	listener *os.File // the port's socket under handoff "socket", else nil
-	logFile  io.WriteCloser
-	output   io.Writer
+	listener *os.File  // the port's socket under handoff "socket", else nil
+	log      *logs.Log // outlives the port's processes
 	reloads  uint64
 	held     bool // stopped for maintenance: stays stopped across reloads
+
+	hooks portHooks // the port's hook queues (hooks.go)
 }
 
-// With no console to echo to (`up -d`, or systemd's StandardOutput=null),
-// the instances write straight into their log files: the manager copies
-// nothing, however much they log, and rotates the files by copy and
-// truncate (rotateLogs). Echoing to a console needs a copy through the
-// manager, which writes the file itself, rotated by lumberjack.
+// newSlot opens the port's log: every process on the port writes into a
+// pipe the log takes (logs.Log.Take), whether or not a console or the
+// journal also gets the lines.
 func (m *Manager) newSlot(port int, listener *os.File) (*slot, error) {
-	if m.console == nil {
-		f, err := openDirect(m.cfg.Logs, port)
-		if err != nil {
-			return nil, err
-		}
-		return &slot{port: port, listener: listener, logFile: f, output: f}, nil
-	}
-	f, err := openLog(m.cfg.Logs, port, m.log)
+	l, err := openLog(m.cfg.Logs, port, m.sinks, m.log)
 	if err != nil {
 		return nil, err
 	}
-	output := io.MultiWriter(f, m.console.writer(port))
-	return &slot{port: port, listener: listener, logFile: f, output: output}, nil
+	return &slot{port: port, listener: listener, log: l}, nil
 }
 
 // spec builds the instance spec for a slot under cfg.
@@ -54,7 +45,7 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 	if cfg.Ready.Kind == config.ProbeHTTP {
 		probe.HTTPPath = cfg.Ready.Path
 	}
-	return instance.Spec{
+	return m.withHealth(cfg, s, instance.Spec{
 		Port:        s.port,
 		Argv:        cfg.Argv(s.port, m.opts.Self),
 		Dir:         cfg.WorkDir,
@@ -67,10 +58,10 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 			Initial: cfg.Restart.Backoff, Max: cfg.Restart.MaxBackoff,
 			ResetAfter: cfg.Restart.ResetAfter, MaxTries: cfg.Restart.MaxTries,
 		},
-		Output:   s.output,
+		Output:   s.log,
 		OnFailed: m.onFailed(s),
 		Cgroup:   cgroupTree(cfg),
-	}
+	}) // liveness, limits.memory and hooks: health.go
 }
 
 // onFailed closes a port's shared socket when its instance gives up, so
@@ -107,7 +98,7 @@ func childEnv(cfg *config.Config, port int) []string {
 
 func (s *slot) close() {
 	s.closeListener()
-	s.logFile.Close()
+	s.log.Close()
 }
 
 func (s *slot) closeListener() {
@@ -122,4 +113,15 @@ func (m *Manager) slot(port int) (*slot, bool) {
 	defer m.mu.Unlock()
 	s, ok := m.slots[port]
 	return s, ok
+}
+
+// LogDropped returns how many lines of port's instances were lost because
+// its log could not take them (a full disk, a removed folder, a journal
+// that refused them), and whether port is one the manager runs.
+func (m *Manager) LogDropped(port int) (uint64, bool) {
+	s, ok := m.slot(port)
+	if !ok {
+		return 0, false
+	}
+	return s.log.Dropped(), true
 }

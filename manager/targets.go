@@ -33,19 +33,21 @@ func TargetsFile(cfg *config.Config) string {
 //     each app's /metrics and for the job that scrapes the manager's
 //     /probe?port=N (deploy/prometheus.yml has both).
 //
+// The instances' target is host:port, where host is the config's
+// `address`; "" (every interface) keeps the manager's host, or 127.0.0.1.
 // metricsAddr "" (metrics off, or not known yet) gives the port groups
 // alone, without __tmp_hellomgr_manager: the apps are still scraped, the
 // manager and the probes are not. Ports are sorted, so the same state
 // always gives the same bytes.
-func Targets(metricsAddr string, ports []int) ([]byte, error) {
+func Targets(metricsAddr, host string, ports []int) ([]byte, error) {
 	if metricsAddr == "" {
-		return appTargets(ports)
+		return appTargets(host, ports)
 	}
 	manager, err := metrics.ManagerFileSD(metricsAddr, nil)
 	if err != nil {
 		return nil, err
 	}
-	instances, err := metrics.FileSD(metricsAddr, ports, nil)
+	instances, err := metrics.FileSDAt(metricsAddr, host, ports, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -65,10 +67,11 @@ const managerLabel = "__tmp_hellomgr_manager"
 
 // appTargets is the file_sd JSON of the ports alone, for a manager that
 // serves no metrics: FileSD's groups without the manager's label. The
-// placeholder address only sets the host, which is the loopback address
-// FileSD also uses for a manager listening on every interface.
-func appTargets(ports []int) ([]byte, error) {
-	b, err := metrics.FileSD("127.0.0.1:1", ports, nil)
+// placeholder address only sets the host when host is "", which is the
+// loopback address FileSD also uses for a manager listening on every
+// interface.
+func appTargets(host string, ports []int) ([]byte, error) {
+	b, err := metrics.FileSDAt("127.0.0.1:1", host, ports, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -106,15 +109,15 @@ func (m *Manager) writeTargets() error {
 		ports = append(ports, st.Port)
 	}
 	path := TargetsFile(m.Config())
-	err := writeTargetsFile(path, m.MetricsAddr(), ports)
+	err := writeTargetsFile(path, m.MetricsAddr(), m.InstanceAddress(), ports)
 	if err != nil {
 		m.log.Warn("Prometheus targets not updated", "file", path, "err", err)
 	}
 	return err
 }
 
-func writeTargetsFile(path, metricsAddr string, ports []int) error {
-	data, err := Targets(metricsAddr, ports)
+func writeTargetsFile(path, metricsAddr, host string, ports []int) error {
+	data, err := Targets(metricsAddr, host, ports)
 	if err != nil {
 		return err
 	}
@@ -138,4 +141,11 @@ func writeTargetsFile(path, metricsAddr string, ports []int) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// InstanceAddress is the address the manager bound its ports on: the
+// config's `address` as `up` read it, "" for every interface. It
+// implements metrics.AddressSource, for /targets.
+func (m *Manager) InstanceAddress() string {
+	return boundHost()
 }

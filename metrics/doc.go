@@ -7,8 +7,11 @@
 //
 //   - /metrics: the manager itself (its Go runtime and process, instance
 //     counts by state, rollouts);
-//   - /probe?port=N: one instance, as a separate Prometheus target, built in
-//     a fresh registry for each scrape.
+//   - /probe?port=N: one instance, as a separate Prometheus target.
+//
+// Both are written by hand in the text format, as promhttp would write the
+// collectors of this package (managerRegistry, probeRegistry), which the
+// tests check, without their per-scrape allocations.
 //
 // FileSD and ManagerFileSD return the file_sd files that point Prometheus at
 // both; the scrape config that goes with them is in FileSD's comment.

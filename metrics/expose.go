@@ -55,6 +55,30 @@ func (e *exposition) labelled(name, label, value string, v float64) {
 	e.b = append(e.b, '\n')
 }
 
+// suffixed writes one sample without labels of a summary or a histogram:
+// name+"_sum" or name+"_count".
+func (e *exposition) suffixed(name, suffix string, v float64) {
+	e.b = append(e.b, name...)
+	e.b = append(e.b, suffix...)
+	e.b = append(e.b, ' ')
+	e.b = appendFloat(e.b, v)
+	e.b = append(e.b, '\n')
+}
+
+// bound writes one sample of a summary's quantile or a histogram's
+// bucket: name+suffix{label="at"} v, the label value a number.
+func (e *exposition) bound(name, suffix, label string, at, v float64) {
+	e.b = append(e.b, name...)
+	e.b = append(e.b, suffix...)
+	e.b = append(e.b, '{')
+	e.b = append(e.b, label...)
+	e.b = append(e.b, `="`...)
+	e.b = appendFloat(e.b, at)
+	e.b = append(e.b, `"} `...)
+	e.b = appendFloat(e.b, v)
+	e.b = append(e.b, '\n')
+}
+
 // one writes a family of a single sample without labels.
 func (e *exposition) one(name, help, typ string, v float64) {
 	e.family(name, help, typ)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -62,13 +63,33 @@ type targetGroup struct {
 // file to a temporary name and rename it into place: Prometheus rereads a
 // file_sd file whenever it changes, and must not see half of one.
 func FileSD(managerAddr string, ports []int, extraLabels map[string]string) ([]byte, error) {
-	manager, host, err := splitManager(managerAddr)
+	return FileSDAt(managerAddr, "", ports, extraLabels)
+}
+
+// FileSDAt is FileSD for instances that listen on host, the config's
+// `address`, rather than on the manager's host: "" (or an unspecified
+// address) keeps the manager's.
+func FileSDAt(managerAddr, host string, ports []int, extraLabels map[string]string) ([]byte, error) {
+	manager, managerHost, err := splitManager(managerAddr)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkLabels(extraLabels); err != nil {
 		return nil, err
 	}
+	if a, err := netip.ParseAddr(host); err != nil || a.IsUnspecified() {
+		host = managerHost
+	}
+	groups, err := portGroups(manager, host, ports, extraLabels)
+	if err != nil {
+		return nil, err
+	}
+	return marshal(groups)
+}
+
+// portGroups is one group per port: target host:port, labels port,
+// managerLabel and extra.
+func portGroups(manager, host string, ports []int, extra map[string]string) ([]targetGroup, error) {
 	ports = slices.Sorted(slices.Values(ports))
 	groups := make([]targetGroup, 0, len(ports))
 	for i, port := range ports {
@@ -79,10 +100,10 @@ func FileSD(managerAddr string, ports []int, extraLabels map[string]string) ([]b
 			return nil, fmt.Errorf("file_sd: port %d listed twice", port)
 		}
 		p := strconv.Itoa(port)
-		labels := withLabels(extraLabels, "port", p, managerLabel, manager)
+		labels := withLabels(extra, "port", p, managerLabel, manager)
 		groups = append(groups, targetGroup{Targets: []string{net.JoinHostPort(host, p)}, Labels: labels})
 	}
-	return marshal(groups)
+	return groups, nil
 }
 
 // ManagerFileSD returns a Prometheus file_sd file (JSON) whose one target is

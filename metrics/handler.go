@@ -3,16 +3,13 @@ package metrics
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/hellomgr/hellomgr/proc"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Handler returns the handler of hellomgr's metrics server:
@@ -20,7 +17,10 @@ import (
 //   - GET /metrics: the manager's own Go runtime and process, and its
 //     manager-level series (hellomgr_instances, hellomgr_rollouts_*);
 //   - GET /probe?port=N: the series of the instance on port N and of its
-//     process, each scrape built in a fresh registry from a fresh snapshot.
+//     process, each scrape from a fresh snapshot.
+//
+// Both write the Prometheus text format by hand, from pooled buffers: see
+// metricsHandler and probeHandler.
 //
 // A /probe request without exactly one port, or with a port that is not a
 // number from 1 to 65535 or not in the snapshot, is answered 400 with a
@@ -39,14 +39,15 @@ func Handler(src Source) http.Handler {
 
 func newHandler(src Source, read readFunc) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(managerRegistry(src, read), handlerOpts))
+	mux.Handle("GET /metrics", metricsHandler{src: src, read: read})
 	mux.Handle("GET /probe", probeHandler{src: src, read: read})
+	mux.Handle("GET /targets", targetsHandler{src: src}) // Prometheus http_sd: httpsd.go
 	return mux
 }
 
-// managerRegistry holds what /metrics serves. It is a registry of its own,
-// not the default one, so that nothing another package registers by
-// accident shows up in it.
+// managerRegistry holds what /metrics serves, in the form of client_golang
+// collectors: the tests check that metricsHandler writes what promhttp
+// writes for it, and lint it.
 func managerRegistry(src Source, read readFunc) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -57,20 +58,12 @@ func managerRegistry(src Source, read readFunc) *prometheus.Registry {
 	return reg
 }
 
-// probeRegistry holds what one /probe scrape serves.
+// probeRegistry holds what one /probe scrape serves, in the same form,
+// for probeHandler's tests.
 func probeRegistry(inst Instance, read readFunc) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(instanceCollector{inst: inst, read: read})
 	return reg
-}
-
-// handlerOpts serve /metrics uncompressed: gzip took more than half the
-// CPU of a scrape for a body of about 10 KB, which a loopback or a LAN
-// carries in no time.
-var handlerOpts = promhttp.HandlerOpts{
-	ErrorLog:           slogLogger{},
-	ErrorHandling:      promhttp.ContinueOnError,
-	DisableCompression: true,
 }
 
 // parsePort returns the one port parameter of a query. Its errors are one
@@ -99,12 +92,4 @@ func parsePort(rawQuery string) (int, error) {
 		return 0, fmt.Errorf("port %d is not a number from 1 to 65535", port)
 	}
 	return port, nil
-}
-
-// slogLogger passes promhttp's errors to slog's default logger, looked up
-// at each call so that a logger set after Handler is used.
-type slogLogger struct{}
-
-func (slogLogger) Println(v ...any) {
-	slog.Error(strings.TrimSuffix(fmt.Sprintln(v...), "\n"), "component", "metrics")
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"net/http"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/hellomgr/hellomgr/proc"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 // TestLint runs client_golang's linter, the one promtool check metrics
@@ -27,6 +29,15 @@ func TestLint(t *testing.T) {
 		for _, p := range problems {
 			t.Errorf("%s: %s: %s", name, p.Metric, p.Text)
 		}
+	}
+	// And what the hand-written /metrics serves.
+	_, body := get(t, newHandler(src, proc.Read), "/metrics")
+	problems, err := promlint.New(strings.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("GET /metrics: %s: %s", p.Metric, p.Text)
 	}
 }
 

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"syscall"
@@ -22,11 +24,17 @@ type selfCollector struct {
 }
 
 var (
+	maxFDsSeries = series{"process_max_fds", "Maximum number of open file descriptors."}
+	vmSeries     = series{"process_virtual_memory_bytes", "Virtual memory size in bytes."}
+	maxVMSeries  = series{"process_virtual_memory_max_bytes", "Maximum amount of virtual memory available in bytes."}
+)
+
+var (
 	selfCPUDesc      = cpuSeries.desc()
 	selfFDsDesc      = fdsSeries.desc()
-	selfMaxFDsDesc   = prometheus.NewDesc("process_max_fds", "Maximum number of open file descriptors.", nil, nil)
-	selfVMDesc       = prometheus.NewDesc("process_virtual_memory_bytes", "Virtual memory size in bytes.", nil, nil)
-	selfMaxVMDesc    = prometheus.NewDesc("process_virtual_memory_max_bytes", "Maximum amount of virtual memory available in bytes.", nil, nil)
+	selfMaxFDsDesc   = maxFDsSeries.desc()
+	selfVMDesc       = vmSeries.desc()
+	selfMaxVMDesc    = maxVMSeries.desc()
 	selfRSSDesc      = rssSeries.desc()
 	selfStartDesc    = procStartSeries.desc()
 	selfDescriptions = []*prometheus.Desc{selfCPUDesc, selfFDsDesc, selfMaxFDsDesc, selfVMDesc, selfMaxVMDesc, selfRSSDesc, selfStartDesc}
@@ -60,4 +68,37 @@ func (c selfCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(ch, l.d, float64(lim.Cur))
 	}
+}
+
+// writeSelf writes the manager's own process_* series, as promhttp writes
+// selfCollector's: by name. When the process cannot be read it writes
+// none, and returns why.
+func writeSelf(e *exposition, read readFunc) error {
+	st, err := read(os.Getpid())
+	if err != nil {
+		return fmt.Errorf("read the manager's process: %w", err)
+	}
+	maxFDs, errFDs := getrlimit(syscall.RLIMIT_NOFILE)
+	maxVM, errVM := getrlimit(syscall.RLIMIT_AS)
+	e.one(cpuSeries.name, cpuSeries.help, "counter", st.CPUSeconds)
+	if errFDs == nil {
+		e.one(maxFDsSeries.name, maxFDsSeries.help, "gauge", maxFDs)
+	}
+	e.one(fdsSeries.name, fdsSeries.help, "gauge", float64(st.OpenFDs))
+	e.one(rssSeries.name, rssSeries.help, "gauge", float64(st.RSSBytes))
+	e.one(procStartSeries.name, procStartSeries.help, "gauge", seconds(st.StartTime))
+	e.one(vmSeries.name, vmSeries.help, "gauge", float64(st.VMBytes))
+	if errVM == nil {
+		e.one(maxVMSeries.name, maxVMSeries.help, "gauge", maxVM)
+	}
+	return errors.Join(errFDs, errVM)
+}
+
+// getrlimit returns the soft limit of a resource.
+func getrlimit(resource int) (float64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(resource, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit: %w", err)
+	}
+	return float64(lim.Cur), nil
 }

@@ -32,6 +32,50 @@ type PortSource interface {
 	SnapshotPort(port int) (Instance, bool)
 }
 
+// CountSource is a Source that can also give what /metrics reports alone:
+// how many instances are in each state, and the rollouts. /metrics uses it
+// when the Source offers it, so that a scrape costs the same with 4
+// instances or 1,024, where a whole Snapshot copies every instance, its
+// Restarts map included. Safe for concurrent use, as Snapshot is.
+type CountSource interface {
+	Source
+	// CountStates adds the state of every instance, as Snapshot would
+	// give it, to c, and returns the rollouts.
+	CountStates(c *StateCounts) Rollouts
+}
+
+// StateCounts counts instances by state. The zero value is empty and
+// ready to use; it is not safe for concurrent use.
+type StateCounts struct {
+	known [len(States)]int // by index in sortedStates
+	other []stateCount     // states hellomgr does not know; seldom any
+}
+
+type stateCount struct {
+	state string
+	n     int
+}
+
+// Add counts one instance in state (one of States, or any other).
+func (c *StateCounts) Add(state string) {
+	state = labelValue(state)
+	if i, ok := slices.BinarySearch(sortedStates, state); ok {
+		c.known[i]++
+		return
+	}
+	if i := slices.IndexFunc(c.other, func(o stateCount) bool { return o.state == state }); i >= 0 {
+		c.other[i].n++
+		return
+	}
+	c.other = append(c.other, stateCount{state, 1})
+}
+
+// reset empties c, keeping its room.
+func (c *StateCounts) reset() {
+	c.known = [len(States)]int{}
+	c.other = c.other[:0]
+}
+
 // Snapshot is the manager's state at one moment.
 type Snapshot struct {
 	Instances []Instance

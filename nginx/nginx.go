@@ -7,9 +7,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -18,13 +21,74 @@ import (
 // Upstream is the upstream block for ports; the ports in down are marked
 // `down`, so nginx sends them nothing new after a reload.
 type Upstream struct {
-	Name      string
-	Ports     []int
-	Down      map[int]bool
+	Name string
+	// Host is the address of the instances on Ports: the config's
+	// `address`; "" (or an unspecified address) stands for 127.0.0.1.
+	Host  string
+	Ports []int
+	Down  map[int]bool
+	// Hosts, when not empty, lists the servers of several machines, each
+	// running the same ports, and replaces Host, Ports and Down: one
+	// upstream for one nginx in front of them all.
+	Hosts     []Host
 	Keepalive int // idle connections each worker keeps to the instances
 	// Refusing: a port refuses connects while its process restarts, so
 	// each server gets max_fails=0 (see upstreamTmpl).
 	Refusing bool
+}
+
+// Host is one machine's instances in an upstream across machines.
+type Host struct {
+	Addr  string // an IP address or a name nginx resolves when it loads
+	Ports []int
+	// Down marks every server of the machine `down`: taken out while a
+	// rollout replaces its instances.
+	Down bool
+}
+
+// server is one server line of the block.
+type server struct {
+	Addr string // host:port
+	Down bool
+}
+
+// group is the servers of one machine, with a comment naming it when the
+// block spans several.
+type group struct {
+	Comment string
+	Servers []server
+}
+
+// groups lists the block's servers, machine by machine.
+func (u Upstream) groups() []group {
+	if len(u.Hosts) == 0 {
+		g := group{}
+		for _, port := range u.Ports {
+			g.Servers = append(g.Servers, server{Addr: hostPort(u.Host, port), Down: u.Down[port]})
+		}
+		return []group{g}
+	}
+	var gs []group
+	for _, h := range u.Hosts {
+		g := group{Comment: "host " + h.Addr}
+		if h.Down {
+			g.Comment += ": down, taken out for a rollout"
+		}
+		for _, port := range h.Ports {
+			g.Servers = append(g.Servers, server{Addr: hostPort(h.Addr, port), Down: h.Down})
+		}
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+// hostPort is host:port for a server line, with 127.0.0.1 for an empty or
+// unspecified host and brackets around an IPv6 address.
+func hostPort(host string, port int) string {
+	if a, err := netip.ParseAddr(host); host == "" || err == nil && a.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 var upstreamTmpl = template.Must(template.New("upstream").Parse(`upstream {{.Name}} {
@@ -35,8 +99,13 @@ var upstreamTmpl = template.Must(template.New("upstream").Parse(`upstream {{.Nam
     # would also take the port out for 10s (fail_timeout), and a rollout of
     # every port within 10s would leave it no server at all.
 {{- end}}
-{{- range .Ports}}
-    server 127.0.0.1:{{.}}{{if $.Refusing}} max_fails=0{{end}}{{if index $.Down .}} down{{end}};
+{{- range .Groups}}
+{{- if .Comment}}
+    # {{.Comment}}
+{{- end}}
+{{- range .Servers}}
+    server {{.Addr}}{{if $.Refusing}} max_fails=0{{end}}{{if .Down}} down{{end}};
+{{- end}}
 {{- end}}
     # Idle connections each nginx worker keeps open to the instances.
     # nginx closes them after 60s idle (keepalive_timeout), before the
@@ -52,7 +121,10 @@ func (u Upstream) Render() []byte {
 		u.Keepalive = 32
 	}
 	var b bytes.Buffer
-	upstreamTmpl.Execute(&b, u)
+	upstreamTmpl.Execute(&b, struct {
+		Upstream
+		Groups []group
+	}{u, u.groups()})
 	return b.Bytes()
 }
 

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
+	"github.com/hellomgr/hellomgr/logs"
+)
+
+// result is what one run measured.
+type result struct {
+	seconds                      float64 // from up -d returning to the last line in the files
+	files, maxFileBytes          int64
+	filesLost, filesRepeated     int
+	followLost, followRepeated   int
+	managerCPU                   float64 // percent of a core while the lines were written
+	managerRSSMax, managerRSSEnd int64
+	dropped                      string // the manager's warnings about dropped lines, if any
+}
+
+const maxSize = 1 << 20
+
+func measure(ctx context.Context, o options, dir, bin, self string) (*result, error) {
+	ports, err := benchkit.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	port := ports[0]
+	config := filepath.Join(dir, "config.yaml")
+	yaml := fmt.Sprintf("ports: [%d]\ncommand: [%q, -app, -port, \"{port}\", -lines, %q, -rate, %q]\nlogs:\n  max_size: 1MB\n  max_files: 1000\nmetrics:\n  address: off\n",
+		port, self, strconv.Itoa(o.lines), strconv.Itoa(o.rate))
+	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
+		return nil, err
+	}
+	logDir := filepath.Join(dir, "logs")
+	followed := filepath.Join(dir, "followed")
+	out, err := os.Create(followed)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	follow := exec.Command(bin, "logs", strconv.Itoa(port), "-f", "-n", "0", "-c", config)
+	follow.Stdout, follow.Stderr = out, os.Stderr
+	fc, err := benchkit.StartChild(follow)
+	if err != nil {
+		return nil, err
+	}
+	defer fc.Stop(syscall.SIGTERM, 5*time.Second)
+
+	up := exec.CommandContext(ctx, bin, "up", "-d", "-c", config)
+	if msg, err := up.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("hellomgr up -d: %w\n%s", err, msg)
+	}
+	defer exec.Command(bin, "down", "-c", config).Run()
+	began := time.Now()
+	pidText, err := os.ReadFile(filepath.Join(dir, ".hellomgr", "hellomgr.pid"))
+	if err != nil {
+		return nil, err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	sampler, err := benchkit.Sample(pid, 200*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	limit := time.Duration(o.lines)*time.Millisecond + time.Minute
+	if o.rate > 0 {
+		limit += time.Duration(float64(o.lines*100)/float64(o.rate)) * time.Second
+	}
+	err = benchkit.WaitFor("the instance's last line in its log", limit, func() bool {
+		last, _ := logs.Tail(logDir, port, 1)
+		return len(last) == 1 && last[0] == "done"
+	})
+	r := &result{seconds: time.Since(began).Seconds()}
+	usage, serr := sampler.Stop()
+	if err != nil {
+		return nil, err
+	}
+	if serr == nil {
+		r.managerCPU, r.managerRSSMax = usage.CPUPercent, usage.RSSMaxBytes
+	}
+	if err := benchkit.WaitFor("logs -f to print the last line", 30*time.Second, func() bool {
+		b, _ := os.ReadFile(followed)
+		return strings.HasSuffix(string(b), "done\n")
+	}); err != nil {
+		return nil, err
+	}
+	fc.Stop(syscall.SIGTERM, 5*time.Second)
+
+	old, err := logs.Backups(logDir, port)
+	if err != nil {
+		return nil, err
+	}
+	seen := make([]int, o.lines+1)
+	for _, f := range append(old, logs.File(logDir, port)) {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		r.files++
+		r.maxFileBytes = max(r.maxFileBytes, fi.Size())
+		if err := count(f, seen); err != nil {
+			return nil, err
+		}
+	}
+	r.filesLost, r.filesRepeated = tally(seen)
+	clear(seen)
+	if err := count(followed, seen); err != nil {
+		return nil, err
+	}
+	r.followLost, r.followRepeated = tally(seen)
+	if b, err := os.ReadFile(filepath.Join(dir, ".hellomgr", "hellomgr.log")); err == nil && strings.Contains(string(b), "dropped") {
+		r.dropped = "yes: see hellomgr.log"
+	}
+	return r, nil
+}
+
+// count adds each numbered line of the file at path to seen.
+func count(path string, seen []int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rd := bufio.NewReaderSize(f, 64<<10)
+	for {
+		line, err := rd.ReadSlice('\n')
+		if num, _, ok := strings.Cut(string(line), " "); ok {
+			if n, err := strconv.Atoi(num); err == nil && n >= 1 && n < len(seen) {
+				seen[n]++
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return err
+		}
+	}
+}
+
+// tally returns how many numbers were never seen, and how many times one
+// was seen again.
+func tally(seen []int) (lost, repeated int) {
+	for _, c := range seen[1:] {
+		switch {
+		case c == 0:
+			lost++
+		case c > 1:
+			repeated += c - 1
+		}
+	}
+	return lost, repeated
+}
+
+func (r *result) print(w io.Writer, o options) {
+	rate := "as fast as it can"
+	if o.rate > 0 {
+		rate = fmt.Sprintf("%.1f MB/s", float64(o.rate)/(1<<20))
+	}
+	fmt.Fprintf(w, "\n%d lines of ~100 bytes at %s, logs.max_size 1MB, under `hellomgr up -d`, `hellomgr logs PORT -f` from before the start:\n\n", o.lines, rate)
+	fmt.Fprintln(w, "| written in | files | largest file | lost in files | repeated in files | lost by logs -f | repeated by logs -f | manager CPU | manager RSS max |")
+	fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintf(w, "| %.1f s | %d | %.3f MiB (max_size 1 MiB) | %d | %d | %d | %d | %.1f%% of a core | %.1f MiB |\n",
+		r.seconds, r.files, float64(r.maxFileBytes)/maxSize, r.filesLost, r.filesRepeated, r.followLost, r.followRepeated,
+		r.managerCPU, float64(r.managerRSSMax)/(1<<20))
+	if r.dropped != "" {
+		fmt.Fprintln(w, "dropped lines reported by the manager:", r.dropped)
+	}
+}

@@ -1,0 +1,242 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Liveness is the probe of a ready instance: off when Interval is 0.
+type Liveness struct {
+	HTTPPath string        // GET this path; any status below 500 counts. Empty: a TCP connect counts.
+	Interval time.Duration // from one probe to the next; 0: no probe
+	Timeout  time.Duration // a probe not answered by then failed; less than Interval, so one is in flight at most
+	Failures int           // failed probes in a row that make the instance unhealthy
+}
+
+// Why an instance is reported unhealthy (Spec.OnUnhealthy), and the restart
+// reasons its replacement is counted under.
+const (
+	ReasonLiveness = "liveness"
+	ReasonMemory   = "memory"
+)
+
+// watch is what looks after a ready process: its liveness probe and its
+// memory limit, each on a goroutine of its own, until the process stops
+// being ready. It reports at most once (report), then stays quiet: the
+// manager replaces the instance, or, if that fails, the next streak of
+// failures reports again.
+type watch struct {
+	i      *Instance
+	pid    int
+	proc   *process
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// watchReady starts watching the current process, which has just become
+// ready. Called on the runner's goroutine.
+func (r *runner) watchReady() {
+	spec := &r.i.spec
+	if r.proc == nil || (spec.Liveness.Interval <= 0 && spec.MemoryLimit <= 0) {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watch{i: r.i, pid: r.proc.pid(), proc: r.proc, cancel: cancel}
+	r.watch = w
+	if spec.Liveness.Interval > 0 && spec.OnUnhealthy != nil {
+		w.done.Go(func() { w.probe(ctx, spec.Liveness) })
+	}
+	if spec.MemoryLimit > 0 && spec.OnUnhealthy != nil {
+		w.done.Go(func() { w.memory(ctx, spec.MemoryLimit) })
+	}
+}
+
+// unwatch stops watching, and waits for the watchers to return, so that
+// none reports on a process that is no longer the instance's. Safe to call
+// with nothing watched. A probe in flight ends at its timeout at most.
+func (r *runner) unwatch() {
+	if r.watch == nil {
+		return
+	}
+	r.watch.cancel()
+	r.watch.done.Wait()
+	r.watch = nil
+}
+
+// probe probes every interval and reports once l.Failures probes in a row
+// have failed. A probe is made only while the process is the only one
+// started on its shared socket (Spec.Listener): during a swap, a probe of
+// the port could be answered, or left hanging, by the other process.
+func (w *watch) probe(ctx context.Context, l Liveness) {
+	tick := time.NewTicker(l.Interval)
+	defer tick.Stop()
+	failed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if sharers.count(w.i.spec.Listener) > 1 {
+			continue // another process of the port still runs: wait for it to go
+		}
+		err := probeLive(ctx, w.i.spec.Port, l)
+		if err == nil {
+			failed = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		failed++
+		w.i.log.Warn("liveness probe failed", "pid", w.pid, "failed", failed, "of", l.Failures, "err", err)
+		if failed >= l.Failures {
+			w.report(ctx, ReasonLiveness, fmt.Sprintf("%d liveness probes in a row failed, the last: %v", failed, err))
+			failed = 0
+		}
+	}
+}
+
+// probeLive makes one liveness probe, bounded by l.Timeout. The HTTP
+// request is on a fresh connection: a process that accepts (or whose
+// shared socket's kernel queue accepts) but never answers fails it.
+func probeLive(ctx context.Context, port int, l Liveness) error {
+	ctx, cancel := context.WithTimeout(ctx, l.Timeout)
+	defer cancel()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if l.HTTPPath == "" {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+l.HTTPPath, nil)
+	if err != nil {
+		return err
+	}
+	req.Close = true
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("GET %s answered %s", l.HTTPPath, resp.Status)
+	}
+	return nil
+}
+
+// report records cause as the instance's last error and tells the
+// manager (Spec.OnUnhealthy), unless the watch has ended or the process
+// is no longer the instance's ready one.
+func (w *watch) report(ctx context.Context, reason, cause string) {
+	i := w.i
+	i.mu.Lock()
+	current := ctx.Err() == nil && i.status.PID == w.pid && i.status.State == Ready
+	if current {
+		i.status.LastError = fmt.Sprintf("pid %d unhealthy (%s): %s", w.pid, reason, cause)
+	}
+	i.mu.Unlock()
+	if !current {
+		return
+	}
+	i.log.Warn("unhealthy: to be replaced", "pid", w.pid, "reason", reason, "cause", cause)
+	i.spec.OnUnhealthy(i, reason)
+}
+
+// CountReplacement records that i replaced, on the same port, an instance
+// that was unhealthy for reason: i carries on that instance's restart
+// counts (prev, its Status().Restarts), with one more for reason, and
+// its cause as the last error. So `status` and the metrics count a
+// replacement after a failed liveness probe or memory limit as a restart
+// of the port, as after a crash, not as a fresh start.
+func (i *Instance) CountReplacement(prev map[string]uint64, reason, cause string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for k, v := range prev {
+		i.status.Restarts[k] += v
+	}
+	i.status.Restarts[reason]++
+	i.status.LastError = cause
+}
+
+// started is called on the runner's goroutine once a process has been
+// spawned: it counts the process among those of its shared socket, and
+// puts the memory limit on its cgroup where the kernel can enforce it.
+func (r *runner) started(p *process) {
+	sharers.add(r.i.spec.Listener, 1)
+	if r.i.spec.MemoryLimit > 0 {
+		limitCgroupMemory(p.group, r.i.spec.MemoryLimit, r.i.log)
+	}
+}
+
+// ended is called on the runner's goroutine when the process with pid
+// (0: one that never started) has exited.
+func (r *runner) ended(pid int) {
+	r.unwatch()
+	if pid > 0 {
+		sharers.add(r.i.spec.Listener, -1)
+	}
+}
+
+// restarting tells Spec.OnRestart that the instance is restarted after
+// the process pid exited unasked (reason: exited, crashed, killed,
+// not-ready).
+func (r *runner) restarting(pid int, reason string) {
+	if r.i.spec.OnRestart != nil {
+		r.i.spec.OnRestart(r.i, pid, reason)
+	}
+}
+
+// stopGroup sends the stop signal to the process group and, as systemd
+// does, SIGCONT after it: a stopped (SIGSTOP, frozen) process then gets
+// the signal and can drain, rather than hold its connections until
+// SIGKILL.
+func (p *process) stopGroup(sig syscall.Signal) error {
+	err := p.signalGroup(sig)
+	if sig != syscall.SIGKILL && sig != syscall.SIGCONT {
+		p.signalGroup(syscall.SIGCONT)
+	}
+	return err
+}
+
+// sharers counts, for each listening socket handed to instances, the
+// processes started with it that have not exited yet: the processes of one
+// port, the old and the new one side by side during a swap.
+var sharers = &socketSharers{n: map[*os.File]int{}}
+
+type socketSharers struct {
+	mu sync.Mutex
+	n  map[*os.File]int
+}
+
+func (s *socketSharers) add(f *os.File, d int) {
+	if f == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n[f] += d; s.n[f] <= 0 {
+		delete(s.n, f)
+	}
+}
+
+// count returns how many processes run on f; 0 for nil (no handoff: each
+// process binds the port itself, and a swap never overlaps).
+func (s *socketSharers) count(f *os.File) int {
+	if f == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[f]
+}

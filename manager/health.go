@@ -1,0 +1,130 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/hooks"
+	"github.com/hellomgr/hellomgr/instance"
+)
+
+// Health after start: an instance that fails its liveness probe
+// (`liveness:`) or goes over its memory limit (`limits.memory`) once ready
+// is replaced as `hellomgr restart PORT` replaces it (Restart: handoff +
+// READY=1, nginx drain, or stop-then-start, in the manager's rollout
+// turn), so that its port keeps serving; the replacement counts as a
+// restart of the port with that reason. Hooks (`hooks:`) are told of
+// restarts and of instances that give up.
+
+// withHealth adds to spec, the spec of an instance on s under cfg, what
+// looks after it once ready and the hooks.
+func (m *Manager) withHealth(cfg *config.Config, s *slot, spec instance.Spec) instance.Spec {
+	if l := cfg.Liveness; l.On() {
+		spec.Liveness = instance.Liveness{Interval: l.Interval, Timeout: l.Timeout, Failures: l.Failures}
+		if l.Kind == config.ProbeHTTP {
+			spec.Liveness.HTTPPath = l.Path
+		}
+	}
+	spec.MemoryLimit = cfg.Limits.MemoryBytes
+	spec.OnUnhealthy = m.onUnhealthy(cfg, s)
+	spec.OnRestart = func(i *instance.Instance, pid int, reason string) {
+		st := i.Status()
+		m.runHook(cfg, s, hookRestart, hooks.Event{Port: s.port, PID: pid, State: st.State.String(), Reason: reason, LastExit: &st.LastExitCode})
+	}
+	onFailed := spec.OnFailed
+	spec.OnFailed = func(i *instance.Instance) {
+		if onFailed != nil {
+			onFailed(i)
+		}
+		if !m.isCurrent(s, i) {
+			return // a new instance of a rollout that did not start: the old one serves on
+		}
+		st := i.Status()
+		m.runHook(cfg, s, hookFailed, hooks.Event{Port: s.port, State: st.State.String(), Reason: "gave-up", LastExit: &st.LastExitCode})
+	}
+	return spec
+}
+
+// onUnhealthy returns the OnUnhealthy of one instance on s: it replaces
+// the instance on a goroutine of its own, one replacement at a time.
+func (m *Manager) onUnhealthy(cfg *config.Config, s *slot) func(*instance.Instance, string) {
+	var busy atomic.Bool
+	return func(i *instance.Instance, reason string) {
+		m.noteUnhealthy(s.port, reason) // a canary that fails this fails its watch
+		if !busy.CompareAndSwap(false, true) {
+			return // already being replaced
+		}
+		go func() {
+			defer busy.Store(false)
+			m.replaceUnhealthy(cfg, s, i, reason)
+		}()
+	}
+}
+
+// rolloutRetry is how long an unhealthy instance's replacement waits
+// before asking again for the rollout turn that another rollout holds.
+const rolloutRetry = 100 * time.Millisecond
+
+// replaceUnhealthy replaces i, unhealthy for reason, through Restart, once
+// no other rollout runs. It gives up when i is no longer the port's
+// instance (a rollout replaced it meanwhile, or the port was stopped or
+// removed) or the manager stops. A replacement that fails leaves i as it
+// is; its watch reports again after as many failures more.
+func (m *Manager) replaceUnhealthy(cfg *config.Config, s *slot, i *instance.Instance, reason string) {
+	before := i.Status()
+	m.runHook(cfg, s, hookRestart, hooks.Event{Port: s.port, PID: before.PID, State: before.State.String(), Reason: reason})
+	progress := func(format string, args ...any) {
+		m.log.Info(fmt.Sprintf(format, args...), "port", s.port, "reason", reason)
+	}
+	begun := time.Now()
+	for {
+		if !m.isCurrent(s, i) || m.life.Err() != nil {
+			return
+		}
+		err := m.Restart(context.Background(), []int{s.port}, progress)
+		switch {
+		case errors.Is(err, ErrReloadInProgress):
+			select {
+			case <-time.After(rolloutRetry):
+				continue
+			case <-m.life.Done():
+				return
+			}
+		case errors.Is(err, ErrShuttingDown):
+			return
+		case err != nil:
+			m.log.Warn("replacing an unhealthy instance failed; it is tried again after its next failures", "port", s.port, "pid", before.PID, "reason", reason, "err", err)
+			return
+		}
+		m.countReplacement(s, i, reason, before)
+		m.log.Info("unhealthy instance replaced", "port", s.port, "pid", before.PID, "reason", reason, "took", time.Since(begun).Round(time.Millisecond))
+		return
+	}
+}
+
+// countReplacement counts the replacement of prev, unhealthy for reason,
+// as a restart of the port (not as a reload, which Restart counted it as):
+// its successor carries on its restart counts, plus one for reason.
+func (m *Manager) countReplacement(s *slot, prev *instance.Instance, reason string, before instance.Status) {
+	m.mu.Lock()
+	next := s.inst
+	if next != prev && s.reloads > 0 {
+		s.reloads--
+	}
+	m.mu.Unlock()
+	if next != nil && next != prev {
+		next.CountReplacement(before.Restarts, reason, "replaced: "+before.LastError)
+	}
+}
+
+// isCurrent reports whether i is the instance of s, and s a port the
+// manager runs and has not stopped for maintenance.
+func (m *Manager) isCurrent(s *slot, i *instance.Instance) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.slots[s.port] == s && s.inst == i && !s.held
+}
