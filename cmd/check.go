@@ -39,7 +39,7 @@ saves them. Exit 0 when a reload would go ahead, 1 otherwise.`,
 			report, err := clientFor(cfg).Status(c.Context())
 			if errors.Is(err, manager.ErrNotRunning) {
 				fmt.Fprintln(out, "no manager is running for this config: `hellomgr up` would start every port")
-				return checkFree(out, cfg.Ports)
+				return checkFree(cfg.Address, cfg.Ports)
 			}
 			if err != nil {
 				return err
@@ -51,18 +51,19 @@ saves them. Exit 0 when a reload would go ahead, 1 otherwise.`,
 			plan := manager.PlanPorts(running, cfg.Ports)
 			fmt.Fprintf(out, "manager pid %d: a reload would\n", report.PID)
 			fmt.Fprintf(out, "  replace: %s\n  add:     %s\n  remove:  %s\n", orNone(plan.Replaced), orNone(plan.Added), orNone(plan.Removed))
-			return checkFree(out, plan.Added)
+			return checkFree(cfg.Address, plan.Added)
 		},
 	}
 	cf.register(c)
 	return c
 }
 
-// checkFree reports the ports another program holds; any is a failure.
-func checkFree(out io.Writer, ports []int) error {
+// checkFree reports the ports another program holds on host; any is a
+// failure.
+func checkFree(host string, ports []int) error {
 	var taken []error
 	for _, port := range ports {
-		if err := manager.CheckPortFree(port); err != nil {
+		if err := manager.CheckPortFree(host, port); err != nil {
 			taken = append(taken, err)
 		}
 	}

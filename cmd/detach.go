@@ -90,10 +90,10 @@ func detach(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		}
 		return errors.New(msg)
 	}
-	report2, err := manager.Dial(cfg.Socket).Status(ctx)
+	status, err := manager.Dial(cfg.Socket).Status(ctx)
 	if err != nil {
 		return err
 	}
-	printTable(stdout, report2)
+	printTable(stdout, status)
 	return nil
 }

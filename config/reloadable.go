@@ -20,5 +20,6 @@ func (c *Config) CheckReloadable(old *Config) error {
 	if c.Metrics.Address != old.Metrics.Address {
 		errs = append(errs, fmt.Errorf("%s: metrics.address: changed from %s to %s; a reload cannot move the metrics listener: run hellomgr down, then up", c.File, old.Metrics.Address, c.Metrics.Address))
 	}
+	errs = append(errs, c.CheckAddressReloadable(old))
 	return errors.Join(errs...)
 }

@@ -35,7 +35,7 @@ const (
 type watch struct {
 	i      *Instance
 	pid    int
-	proc   *process
+	child  *process
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -44,11 +44,11 @@ type watch struct {
 // ready. Called on the runner's goroutine.
 func (r *runner) watchReady() {
 	spec := &r.i.spec
-	if r.proc == nil || (spec.Liveness.Interval <= 0 && spec.MemoryLimit <= 0) {
+	if r.child == nil || (spec.Liveness.Interval <= 0 && spec.MemoryLimit <= 0) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &watch{i: r.i, pid: r.proc.pid(), proc: r.proc, cancel: cancel}
+	w := &watch{i: r.i, pid: r.child.pid(), child: r.child, cancel: cancel}
 	r.watch = w
 	if spec.Liveness.Interval > 0 && spec.OnUnhealthy != nil {
 		w.done.Go(func() { w.probe(ctx, spec.Liveness) })

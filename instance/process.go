@@ -337,7 +337,13 @@ func forEachProc(fn func(pid, ppid, sid int, state byte)) {
 	}
 }
 
-func (p *process) pid() int { return p.cmd.Process.Pid }
+// pid is the process's pid, or 0 for a process that never started.
+func (p *process) pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // signalGroup sends sig to the child's whole process group. A group that
 // is already gone is not an error.
@@ -373,12 +379,4 @@ func describeExit(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
-}
-
-// pid0 is the pid, or 0 for a process that never started.
-func (p *process) pid0() int {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
 }

@@ -17,11 +17,11 @@ type runner struct {
 	mode  StartMode
 	first chan<- error // answered once, when the first start succeeds or fails
 
-	proc        *process
+	child       *process
 	probeDone   chan error
 	cancelProbe context.CancelFunc
-	notReady    error         // set when the probe gave up on the current process
-	notify      *notifySocket // the current process's NOTIFY_SOCKET, if readiness is READY=1
+	notReady    error        // set when the probe gave up on the current process
+	readySock   *readySocket // the current process's NOTIFY_SOCKET, if readiness is READY=1
 
 	restartAt <-chan time.Time
 	killAt    <-chan time.Time
@@ -39,8 +39,8 @@ func (r *runner) run() {
 	r.start()
 	for {
 		var exited chan error
-		if r.proc != nil {
-			exited = r.proc.exited
+		if r.child != nil {
+			exited = r.child.exited
 		}
 		select {
 		case err := <-r.probeDone:
@@ -55,7 +55,7 @@ func (r *runner) run() {
 		case <-r.killAt:
 			r.killAt = nil
 			r.i.log.Warn("did not stop in time, sending SIGKILL", "timeout", r.i.spec.StopTimeout)
-			r.proc.kill() // its group and its whole cgroup
+			r.child.kill() // its group and its whole cgroup
 		case reply := <-r.i.stops:
 			if r.stop(reply) {
 				return
@@ -69,7 +69,7 @@ func (r *runner) run() {
 func (r *runner) start() {
 	r.notReady = nil
 	var extraEnv []string
-	ns, err := r.listenNotify()
+	ns, err := r.listenReady()
 	if ns != nil {
 		extraEnv = []string{"NOTIFY_SOCKET=" + ns.name}
 	}
@@ -79,13 +79,13 @@ func (r *runner) start() {
 	}
 	r.i.setState(Starting, func(s *Status) { s.PID = 0 })
 	if err != nil {
-		r.closeNotify()
-		r.proc = &process{exited: make(chan error, 1)}
-		r.proc.exited <- err
+		r.closeReady()
+		r.child = &process{exited: make(chan error, 1)}
+		r.child.exited <- err
 		r.notReady = err
 		return
 	}
-	r.proc = p
+	r.child = p
 	r.started(p)
 	r.i.setState(Starting, func(s *Status) { s.PID = p.pid(); s.StartTime = time.Now() })
 	ctx, cancel := context.WithTimeout(context.Background(), r.i.spec.Probe.Timeout)
@@ -100,21 +100,21 @@ func (r *runner) start() {
 	go func() { done <- r.i.spec.Probe.wait(ctx, r.i.spec.Port) }()
 }
 
-// listenNotify opens the process's notify socket when its readiness is a
+// listenReady opens the process's notify socket when its readiness is a
 // READY=1, and keeps it until the process exits.
-func (r *runner) listenNotify() (*notifySocket, error) {
+func (r *runner) listenReady() (*readySocket, error) {
 	if !r.i.spec.Probe.Notify {
 		return nil, nil
 	}
-	ns, err := listenNotify()
-	r.notify = ns
+	ns, err := listenReady()
+	r.readySock = ns
 	return ns, err
 }
 
-func (r *runner) closeNotify() {
-	if r.notify != nil {
-		r.notify.close()
-		r.notify = nil
+func (r *runner) closeReady() {
+	if r.readySock != nil {
+		r.readySock.close()
+		r.readySock = nil
 	}
 }
 
@@ -134,7 +134,7 @@ func (r *runner) probed(err error) {
 	if errors.Is(err, errNoReady) {
 		r.notReady = fmt.Errorf("%w (%s): does the app use NOTIFY_SOCKET? ready.notify: true waits for it", err, r.i.spec.Probe.Timeout)
 	}
-	r.proc.kill()
+	r.child.kill()
 }
 
 // exited handles the end of the current process and reports whether the
@@ -143,18 +143,18 @@ func (r *runner) exited(err error) bool {
 	if r.cancelProbe != nil {
 		r.cancelProbe()
 	}
-	r.closeNotify()
-	pid := r.proc.pid0()
+	r.closeReady()
+	pid := r.child.pid()
 	r.ended(pid)
-	if r.proc.ended != "" { // what the process left running, ended before its exit came here
-		r.i.log.Warn(r.proc.ended)
+	if r.child.ended != "" { // what the process left running, ended before its exit came here
+		r.i.log.Warn(r.child.ended)
 	}
 	wasReady := r.i.Status().State == Ready
 	// Reap anything the child left in its group.
 	if pid > 0 {
 		syscall.Kill(-pid, syscall.SIGKILL)
 	}
-	r.proc, r.probeDone, r.killAt = nil, nil, nil
+	r.child, r.probeDone, r.killAt = nil, nil, nil
 	reason, code := exitReason(err)
 	if len(r.waiters) > 0 {
 		// The waiters are answered by finish, once a Start may begin anew.
@@ -261,7 +261,7 @@ func backoffDelay(b RestartPolicy, fails int) time.Duration {
 
 // stop handles a stop request and reports whether the runner is done.
 func (r *runner) stop(reply chan struct{}) bool {
-	if r.proc == nil || r.proc.cmd == nil {
+	if r.child == nil || r.child.cmd == nil {
 		// In backoff (or a spawn that failed): nothing to signal.
 		r.i.setState(Stopped, func(s *Status) { s.PID = 0 })
 		r.waiters = append(r.waiters, reply) // answered by finish
@@ -280,7 +280,7 @@ func (r *runner) stop(reply chan struct{}) bool {
 		r.cancelProbe()
 	}
 	r.probeDone = nil
-	if err := r.proc.stopGroup(r.i.spec.StopSignal); err != nil {
+	if err := r.child.stopGroup(r.i.spec.StopSignal); err != nil {
 		r.i.log.Warn(err.Error())
 	}
 	r.killAt = time.After(r.i.spec.StopTimeout)

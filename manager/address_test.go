@@ -9,11 +9,9 @@ import (
 )
 
 func TestBindPortOnTheConfiguredAddress(t *testing.T) {
-	t.Cleanup(func() { setBindHost("") })
 	port := testnet.FreePorts(t, 1)[0]
 
-	setBindHost("127.0.0.2")
-	f, err := bindPort(port, true)
+	f, err := bindPort("127.0.0.2", port, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,16 +25,15 @@ func TestBindPortOnTheConfiguredAddress(t *testing.T) {
 		t.Errorf("port %d bound on %s, want 127.0.0.2", port, got)
 	}
 	// 127.0.0.1 is another address: the same port is free there.
-	if err := CheckPortFree(port); err == nil {
+	if err := CheckPortFree("127.0.0.2", port); err == nil {
 		t.Errorf("port %d: bound twice on 127.0.0.2", port)
 	}
-	setBindHost("127.0.0.1")
-	if err := CheckPortFree(port); err != nil {
+	if err := CheckPortFree("127.0.0.1", port); err != nil {
 		t.Errorf("port %d on 127.0.0.1: %v, want free", port, err)
 	}
 
-	setBindHost("198.51.100.254") // TEST-NET-2: no machine's own
-	if _, err := bindPort(port, false); err == nil || !strings.Contains(err.Error(), "198.51.100.254 is not an address of this machine (address: in the config)") {
+	// TEST-NET-2: no machine's own
+	if _, err := bindPort("198.51.100.254", port, false); err == nil || !strings.Contains(err.Error(), "198.51.100.254 is not an address of this machine (address: in the config)") {
 		t.Errorf("bind on an address not of this machine: got %v", err)
 	}
 }

@@ -104,7 +104,7 @@ func (m *Manager) Prepare() error {
 func (m *Manager) StartAll(ctx context.Context) error {
 	err := m.startAll(ctx, m.Config().Ports, instance.KeepTrying)
 	m.writeTargets()
-	m.notify(notify.Ready(m.readyStatus()))
+	m.warnIfUnsent(notify.Ready(m.readyStatus()))
 	return err
 }
 
@@ -120,9 +120,9 @@ func (m *Manager) readyStatus() string {
 	return fmt.Sprintf("%d of %d instances ready", ready, len(all))
 }
 
-// notify logs a failed notification: systemd would then time the service
+// warnIfUnsent logs a notification to systemd that failed: systemd would then time the service
 // out, and the log line says why.
-func (m *Manager) notify(err error) {
+func (m *Manager) warnIfUnsent(err error) {
 	if err != nil {
 		m.log.Warn("systemd notification", "err", err)
 	}
@@ -143,8 +143,7 @@ func (m *Manager) prepare() (err error) {
 		return err
 	}
 	m.contain() // ends what a killed manager left holding the ports: see cgroups.go
-	setBindHost(m.cfg.Address)
-	files, err := bindAll(m.cfg.Ports, m.cfg.Reload.Handoff == config.HandoffSocket)
+	files, err := bindAll(m.cfg.Address, m.cfg.Ports, m.cfg.Reload.Handoff == config.HandoffSocket)
 	if err != nil {
 		return err
 	}
@@ -218,7 +217,7 @@ func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.Start
 // closes the ports and releases the lock. It is safe to call more than
 // once.
 func (m *Manager) Shutdown(ctx context.Context) error {
-	m.notify(notify.Stopping())
+	m.warnIfUnsent(notify.Stopping())
 	m.EndRollouts()
 	m.mu.Lock()
 	slots := m.slots

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -15,39 +14,10 @@ import (
 	"github.com/hellomgr/hellomgr/proc"
 )
 
-// bindHost is the address every port is bound on: the config's
-// `address`, "" for every interface (as Tornado's app.listen binds them
-// all). A manager sets it once, before it binds its first port, with
-// setBindHost; a reload cannot change the address (see
-// config.CheckAddressReloadable), so it holds for the manager's life.
-//
-// It is the one setting of a manager kept outside it, because the rollout
-// binds ports through bindAll and bindPort, which take no config; one
-// manager runs per process.
-var bindHost struct {
-	sync.Mutex
-	host string
-}
-
-// setBindHost sets the address bindPort binds: an IP address, or "" for
-// every interface.
-func setBindHost(host string) {
-	bindHost.Lock()
-	bindHost.host = host
-	bindHost.Unlock()
-}
-
-// boundHost is the address ports are bound on, "" for every interface.
-func boundHost() string {
-	bindHost.Lock()
-	defer bindHost.Unlock()
-	return bindHost.host
-}
-
-// bindPort listens on port on the bind address (boundHost). With keep
+// bindPort listens on port on host: the config's `address`, "" for
+// every interface (as Tornado's app.listen binds them all). With keep
 // false the socket is closed again at once: a check that the port is free.
-func bindPort(port int, keep bool) (*os.File, error) {
-	host := boundHost()
+func bindPort(host string, port int, keep bool) (*os.File, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if errors.Is(err, syscall.EADDRNOTAVAIL) {
 		return nil, fmt.Errorf("port %d: %s is not an address of this machine (address: in the config): %w", port, host, err)
@@ -95,8 +65,8 @@ func nonblockingFile(f *os.File) (*os.File, error) {
 
 // CheckPortFree says whether port can be bound now: nil, or a one-line
 // error naming the program that holds it.
-func CheckPortFree(port int) error {
-	_, err := bindPort(port, false)
+func CheckPortFree(host string, port int) error {
+	_, err := bindPort(host, port, false)
 	return err
 }
 
@@ -120,11 +90,11 @@ func portTaken(port int, err error) error {
 // bindAll binds every port (keeping the sockets when keep is set) and
 // returns them by port. On any failure it closes what it bound and returns
 // every taken port's error, so nothing is left half-started.
-func bindAll(ports []int, keep bool) (map[int]*os.File, error) {
+func bindAll(host string, ports []int, keep bool) (map[int]*os.File, error) {
 	files := make(map[int]*os.File, len(ports))
 	var errs []error
 	for _, port := range ports {
-		f, err := bindPort(port, keep)
+		f, err := bindPort(host, port, keep)
 		if err != nil {
 			errs = append(errs, err)
 			continue

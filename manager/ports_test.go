@@ -11,7 +11,7 @@ import (
 // Starting children with the shared socket must leave it non-blocking:
 // an instance accepting on it must never find its accept blocking.
 func TestSharedSocketStaysNonBlockingAcrossStarts(t *testing.T) {
-	f, err := bindPort(0, true)
+	f, err := bindPort("", 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestSharedSocketStaysNonBlockingAcrossStarts(t *testing.T) {
 // The manager's copy of a port's socket must not leak into instances of
 // other ports: closing it would then not close the port.
 func TestSharedSocketIsCloseOnExec(t *testing.T) {
-	f, err := bindPort(0, true)
+	f, err := bindPort("", 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func (m *Manager) ReloadWith(ctx context.Context, opts ReloadOptions, progress P
 	}
 	start := time.Now()
 	m.rollouts.started()
-	m.notify(notify.Reloading())
+	m.warnIfUnsent(notify.Reloading())
 	err = m.stoppedByShutdown(m.reload(ctx, opts, progress))
 	// Halted or not, Prometheus should follow the ports that run now
 	// (a halted rollout may have added some).
@@ -90,7 +90,7 @@ func (m *Manager) ReloadWith(ctx context.Context, opts ReloadOptions, progress P
 	} else {
 		progress("%s", status)
 	}
-	m.notify(notify.Ready(status))
+	m.warnIfUnsent(notify.Ready(status))
 	// A rollout leaves garbage behind (old instances' buffers): give the
 	// memory back now rather than when the scavenger gets to it.
 	debug.FreeOSMemory()
@@ -195,7 +195,7 @@ func (m *Manager) addPorts(ctx context.Context, cfg *config.Config, ports []int,
 	if len(ports) == 0 {
 		return nil
 	}
-	files, err := bindAll(ports, cfg.Reload.Handoff == config.HandoffSocket)
+	files, err := bindAll(cfg.Address, ports, cfg.Reload.Handoff == config.HandoffSocket)
 	if err != nil {
 		return fmt.Errorf("reload stopped before any change: %w", err)
 	}
@@ -349,7 +349,7 @@ func (s *slot) matchHandoff(cfg *config.Config) error {
 	want := cfg.Reload.Handoff == config.HandoffSocket
 	switch {
 	case want && s.listener == nil:
-		f, err := bindPort(s.port, true)
+		f, err := bindPort(cfg.Address, s.port, true)
 		if err != nil {
 			return err
 		}

@@ -147,5 +147,5 @@ func writeTargetsFile(path, metricsAddr, host string, ports []int) error {
 // config's `address` as `up` read it, "" for every interface. It
 // implements metrics.AddressSource, for /targets.
 func (m *Manager) InstanceAddress() string {
-	return boundHost()
+	return m.Config().Address
 }

@@ -13,12 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// notifySocket is the sd_notify socket of one process: a datagram socket
+// readySocket is the sd_notify socket of one process: a datagram socket
 // in the abstract namespace (no file to clean up, no path-length limit),
 // named in the child's NOTIFY_SOCKET. It tells the manager when that very
 // process is ready, which a probe of a shared port cannot: with socket
 // handoff, the old and the new process accept on the same socket.
-type notifySocket struct {
+type readySocket struct {
 	conn  *net.UnixConn
 	name  string
 	ready chan struct{} // closed on the first READY=1 from the process
@@ -27,9 +27,9 @@ type notifySocket struct {
 
 var notifySeq atomic.Uint64
 
-// listenNotify opens a socket that accepts credentials with each datagram,
+// listenReady opens a socket that accepts credentials with each datagram,
 // so that only the process itself can declare itself ready.
-func listenNotify() (*notifySocket, error) {
+func listenReady() (*readySocket, error) {
 	name := fmt.Sprintf("@hellomgr/%d/%d", os.Getpid(), notifySeq.Add(1))
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
 	if err != nil {
@@ -47,13 +47,13 @@ func listenNotify() (*notifySocket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("notify socket credentials: %w", err)
 	}
-	return &notifySocket{conn: conn, name: name, ready: make(chan struct{})}, nil
+	return &readySocket{conn: conn, name: name, ready: make(chan struct{})}, nil
 }
 
 // serve reads datagrams until the socket is closed. The first READY=1 sent
 // by pid closes ready; everything else (STATUS=, STOPPING=1, or a message
 // from another process) is read and dropped, so senders never block.
-func (n *notifySocket) serve(pid int) {
+func (n *readySocket) serve(pid int) {
 	buf := make([]byte, 1024) // READY=1 fits many times over; a longer message is cut, and only READY=1 matters
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	for {
@@ -73,7 +73,7 @@ var errNoReady = errors.New("sent no READY=1 within ready.timeout")
 
 // wait returns nil once the process has said READY=1, or errNoReady once
 // ctx is done.
-func (n *notifySocket) wait(ctx context.Context) error {
+func (n *readySocket) wait(ctx context.Context) error {
 	select {
 	case <-n.ready:
 		return nil
@@ -82,7 +82,7 @@ func (n *notifySocket) wait(ctx context.Context) error {
 	}
 }
 
-func (n *notifySocket) close() { n.conn.Close() }
+func (n *readySocket) close() { n.conn.Close() }
 
 func senderPID(oob []byte) int {
 	msgs, err := unix.ParseSocketControlMessage(oob)
