@@ -30,8 +30,7 @@ type Upstream struct {
 	// Hosts, when not empty, lists the servers of several machines, each
 	// running the same ports, and replaces Host, Ports and Down: one
 	// upstream for one nginx in front of them all.
-	Hosts     []Host
-	Keepalive int // idle connections each worker keeps to the instances
+	Hosts []Host
 	// Refusing: a port refuses connects while its process restarts, so
 	// each server gets max_fails=0 (see upstreamTmpl).
 	Refusing bool
@@ -111,15 +110,12 @@ var upstreamTmpl = template.Must(template.New("upstream").Parse(`upstream {{.Nam
     # nginx closes them after 60s idle (keepalive_timeout), before the
     # built-in server would (75s): the side that closes an idle connection
     # must be nginx, or a POST written at that moment becomes a 502.
-    keepalive {{.Keepalive}};
+    keepalive 32;
 }
 `))
 
 // Render returns the upstream block.
 func (u Upstream) Render() []byte {
-	if u.Keepalive == 0 {
-		u.Keepalive = 32
-	}
 	var b bytes.Buffer
 	upstreamTmpl.Execute(&b, struct {
 		Upstream
