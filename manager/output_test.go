@@ -1,16 +1,15 @@
 package manager
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	"github.com/hellomgr/hellomgr/logs"
 )
 
@@ -21,32 +20,11 @@ var discard = slog.New(slog.DiscardHandler)
 // waitFor polls cond until it holds, failing the test after waitLimit.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitLimit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testnet.WaitFor(t, what, waitLimit, cond)
 }
 
 // lockedBuffer collects what a logger writes from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type lockedBuffer = testnet.LockedBuffer
 
 func mustOpenLog(t *testing.T, cfg config.Logs, port int, sinks []logs.Sink, log *slog.Logger) *logs.Log {
 	t.Helper()
