@@ -77,21 +77,27 @@ func (m *metrics) handler() http.Handler {
 // 6 allocations, which cost this server some 10% of its throughput. Here
 // route returns the status it answered with (the router knows it; only
 // /metrics, served by promhttp, needs a wrapper to learn it: see
-// serveCounted), a request takes one cached series lookup, and the
-// in-flight count is one atomic add each way.
+// serveCounted), a request takes one cached series lookup and two reads
+// of the monotonic clock, and the in-flight count is one atomic add each
+// way.
 //
 // If route panics, the request is not counted, as with promhttp.
 func (m *metrics) instrument(route func(http.ResponseWriter, *http.Request) int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inFlight.Add(1)
 		defer m.inFlight.Add(-1)
-		start := time.Now()
+		start := time.Since(epoch)
 		code := route(w, r)
 		s := m.series(r.Method, code)
 		s.requests.Inc()
-		s.duration.Observe(time.Since(start).Seconds())
+		s.duration.Observe((time.Since(epoch) - start).Seconds())
 	})
 }
+
+// epoch is what instrument measures time from: time.Since(epoch) reads
+// the monotonic clock alone, where time.Now reads the wall clock too.
+// Clock reads cost about 40ns each on a VM, and a request takes two.
+var epoch = time.Now()
 
 // serveCounted serves r with h and returns the status code h answered
 // with: 0 if it wrote nothing, which series counts as 200.

@@ -250,3 +250,11 @@ func (i *Instance) finish(waiters []chan struct{}) {
 }
 
 var errStoppedBeforeReady = errors.New("stopped before it was ready")
+
+// State returns the instance's current state, as Status would, without
+// copying the rest.
+func (i *Instance) State() State {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.status.State
+}

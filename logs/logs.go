@@ -182,7 +182,12 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 // Dropped returns how many lines of this port were lost so far because
 // the file (a full disk, a removed folder) or the journal could not take
 // them. It only grows; it is safe to call from any goroutine.
-func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+func (l *Log) Dropped() uint64 {
+	if l == nil {
+		return 0 // no log, nothing lost
+	}
+	return l.dropped.Load()
+}
 
 // Path is the current file's path ("" with NoFile).
 func (l *Log) Path() string {

@@ -43,7 +43,8 @@ func (m *Manager) Snapshot() metrics.Snapshot {
 	m.rollouts.mu.Unlock()
 	command := commandLabel(m.Config())
 	for _, st := range m.Instances() {
-		snap.Instances = append(snap.Instances, metricsInstance(st, command))
+		dropped, _ := m.LogDropped(st.Port)
+		snap.Instances = append(snap.Instances, metricsInstance(st, command, dropped))
 	}
 	return snap
 }

@@ -96,7 +96,7 @@ func (m *Manager) SnapshotPort(port int) (metrics.Instance, bool) {
 	if !ok || s.inst == nil {
 		return metrics.Instance{}, false
 	}
-	return metricsInstance(s.inst.Status(), commandLabel(cfg)), true
+	return metricsInstance(s.inst.Status(), commandLabel(cfg), s.log.Dropped()), true
 }
 
 // commandLabel is the command label of the metrics: "builtin" or the
@@ -109,9 +109,26 @@ func commandLabel(cfg *config.Config) string {
 }
 
 // metricsInstance is what the metrics say of one instance.
-func metricsInstance(st instance.Status, command string) metrics.Instance {
+func metricsInstance(st instance.Status, command string, logDropped uint64) metrics.Instance {
 	return metrics.Instance{
 		Port: st.Port, PID: st.PID, State: st.State.String(), StartTime: st.StartTime,
 		Restarts: st.Restarts, LastExitCode: st.LastExitCode, Command: command,
+		LogDropped: logDropped,
 	}
+}
+
+// CountStates implements metrics.CountSource: the state of every
+// instance, as Snapshot gives it, and the rollouts, without copying any
+// instance.
+func (m *Manager) CountStates(c *metrics.StateCounts) metrics.Rollouts {
+	m.mu.Lock()
+	for _, s := range m.slots {
+		if s.inst != nil {
+			c.Add(s.inst.State().String())
+		}
+	}
+	m.mu.Unlock()
+	m.rollouts.mu.Lock()
+	defer m.rollouts.mu.Unlock()
+	return m.rollouts.r
 }

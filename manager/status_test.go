@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/metrics"
 )
 
 // TestSnapshotPortMatchesSnapshot checks that /probe's lookup of one port
@@ -38,6 +39,15 @@ func TestSnapshotPortMatchesSnapshot(t *testing.T) {
 	}
 	if got, ok := m.SnapshotPort(4); ok {
 		t.Errorf("port 4 (not configured): got %+v", got)
+	}
+	// /metrics counts states without a snapshot: the same counts.
+	var counts, fromSnap metrics.StateCounts
+	m.CountStates(&counts)
+	for _, in := range snap.Instances {
+		fromSnap.Add(in.State)
+	}
+	if !reflect.DeepEqual(counts, fromSnap) {
+		t.Errorf("CountStates %+v, from Snapshot %+v", counts, fromSnap)
 	}
 }
 

@@ -29,6 +29,8 @@ var (
 		"Always 1; labels describe the instance."}
 	startSeries = series{"hellomgr_instance_start_time_seconds",
 		"When hellomgr started the current process, in seconds since the epoch."}
+	logDroppedSeries = series{"hellomgr_log_dropped_lines_total",
+		"Lines of the instance's output lost: a full disk, a removed log folder, a journal that refused them."}
 )
 
 // The instance's process, read from /proc. These keep the names of
@@ -60,17 +62,18 @@ func (s series) desc(labels ...string) *prometheus.Desc {
 }
 
 var (
-	upDesc        = upSeries.desc()
-	stateDesc     = stateSeries.desc("state")
-	restartsDesc  = restartsSeries.desc("reason")
-	exitCodeDesc  = exitCodeSeries.desc()
-	infoDesc      = infoSeries.desc("command")
-	startDesc     = startSeries.desc()
-	cpuDesc       = cpuSeries.desc()
-	rssDesc       = rssSeries.desc()
-	fdsDesc       = fdsSeries.desc()
-	threadsDesc   = threadsSeries.desc()
-	procStartDesc = procStartSeries.desc()
+	upDesc         = upSeries.desc()
+	stateDesc      = stateSeries.desc("state")
+	restartsDesc   = restartsSeries.desc("reason")
+	exitCodeDesc   = exitCodeSeries.desc()
+	infoDesc       = infoSeries.desc("command")
+	startDesc      = startSeries.desc()
+	logDroppedDesc = logDroppedSeries.desc()
+	cpuDesc        = cpuSeries.desc()
+	rssDesc        = rssSeries.desc()
+	fdsDesc        = fdsSeries.desc()
+	threadsDesc    = threadsSeries.desc()
+	procStartDesc  = procStartSeries.desc()
 )
 
 // readFunc reads a process's stats; proc.Read, or a fake in tests.
@@ -114,6 +117,7 @@ func (c instanceCollector) Collect(ch chan<- prometheus.Metric) {
 	if !inst.StartTime.IsZero() {
 		gauge(ch, startDesc, seconds(inst.StartTime))
 	}
+	ch <- prometheus.MustNewConstMetric(logDroppedDesc, prometheus.CounterValue, float64(inst.LogDropped))
 }
 
 // collectProcess reports the instance's process and whether it runs (see

@@ -123,6 +123,7 @@ func writeInstance(e *exposition, inst Instance, p process) {
 		e.labelled(stateSeries.name, "state", state, 1)
 	}
 	e.one(upSeries.name, upSeries.help, "gauge", boolValue(p.running && state == "ready"))
+	e.one(logDroppedSeries.name, logDroppedSeries.help, "counter", float64(inst.LogDropped))
 	if !p.read {
 		return
 	}

@@ -42,6 +42,9 @@ hellomgr_instance_state{state="stopping"} 0
 # HELP hellomgr_instance_up 1 when the instance is ready and its process runs, else 0.
 # TYPE hellomgr_instance_up gauge
 hellomgr_instance_up 1
+# HELP hellomgr_log_dropped_lines_total Lines of the instance's output lost: a full disk, a removed log folder, a journal that refused them.
+# TYPE hellomgr_log_dropped_lines_total counter
+hellomgr_log_dropped_lines_total 0
 # HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 1.5
@@ -89,6 +92,9 @@ hellomgr_instance_state{state="stopping"} 0
 # HELP hellomgr_instance_up 1 when the instance is ready and its process runs, else 0.
 # TYPE hellomgr_instance_up gauge
 hellomgr_instance_up 0
+# HELP hellomgr_log_dropped_lines_total Lines of the instance's output lost: a full disk, a removed log folder, a journal that refused them.
+# TYPE hellomgr_log_dropped_lines_total counter
+hellomgr_log_dropped_lines_total 0
 `
 	if err := testutil.ScrapeAndCompare(srv.URL+probeURL(8002), strings.NewReader(want)); err != nil {
 		t.Error(err)

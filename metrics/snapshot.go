@@ -94,6 +94,9 @@ type Instance struct {
 	Restarts     map[string]uint64
 	LastExitCode int    // -1 when killed by a signal or never exited
 	Command      string // "builtin" or the executable's base name
+	// LogDropped counts the lines of the instance's output that were lost:
+	// a full disk, a removed log folder, a journal that refused them.
+	LogDropped uint64
 }
 
 // Rollouts counts the manager's rollouts (restarting every instance in turn,
