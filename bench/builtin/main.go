@@ -23,7 +23,7 @@
 // ports, and stops every process it starts by pid, on error and on Ctrl-C
 // too. Run it from the repository root:
 //
-//	go run ./bench/builtin
+//	go -C bench run ./builtin
 package main
 
 import (
@@ -68,7 +68,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for the whole run")
 	flag.Parse()
 	if flag.NArg() > 0 || o.rounds < 1 || o.connections < 1 || o.duration < time.Second {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench/builtin [flags]; -rounds and -connections at least 1, -duration at least 1s")
+		fmt.Fprintln(os.Stderr, "usage: go -C bench run ./builtin [flags]; -rounds and -connections at least 1, -duration at least 1s")
 		os.Exit(2)
 	}
 	if o.pin && runtime.NumCPU() < 2 {

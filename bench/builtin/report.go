@@ -70,7 +70,7 @@ func printReport(w io.Writer, runs []wrkRun, o options) {
 	fmt.Fprintf(w, "\nPlacement: %s; each server and each wrk in a session of its own (Linux autogroups share CPU between sessions).\n", place)
 	fmt.Fprintf(w, "Machine: %d CPUs, %s, load average %s, %s.\n", runtime.NumCPU(), runtime.Version(), loadAvg(), time.Now().Format("2006-01-02"))
 	fmt.Fprintf(w, "A: hellomgr serve --port P (metrics on); B: plain.go's server, this program re-executed.\n")
-	fmt.Fprintf(w, "Command: go run ./bench/builtin -rounds %d -duration %s -connections %d\n", o.rounds, o.duration, o.connections)
+	fmt.Fprintf(w, "Command: go -C bench run ./builtin -rounds %d -duration %s -connections %d\n", o.rounds, o.duration, o.connections)
 }
 
 func verdict(ratio float64) string {

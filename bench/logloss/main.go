@@ -5,7 +5,7 @@
 // the lines missing or repeated in the log files and in what -f printed,
 // and prints one table.
 //
-//	go run ./bench/logloss [-lines 300000] [-rate 5MB] [-keep]
+//	go -C bench run ./logloss [-lines 300000] [-rate 5MB] [-keep]
 //
 // The instance is this program again (-app), serving on its port so that
 // hellomgr sees it ready. Everything runs in a temporary folder, on a free

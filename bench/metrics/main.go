@@ -17,7 +17,7 @@
 // pid before it returns, on error and on Ctrl-C too. wrk comes from
 // Debian's package of that name. Run it from the repository root:
 //
-//	go run ./bench/metrics
+//	go -C bench run ./metrics
 //
 // On a machine with two CPUs or more, the server runs on CPU 0 and wrk on
 // CPU 1 (taskset), so that the two do not take CPU from each other;
@@ -66,7 +66,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "limit for the whole run")
 	flag.Parse()
 	if flag.NArg() > 0 || o.rounds < 1 || o.scrapes < 1 || o.instances < 1 || o.connections < 1 || o.threads < 1 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench/metrics [flags]; -rounds, -scrapes, -instances, -connections and -threads are at least 1")
+		fmt.Fprintln(os.Stderr, "usage: go -C bench run ./metrics [flags]; -rounds, -scrapes, -instances, -connections and -threads are at least 1")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -4,7 +4,7 @@
 // (the baseline), by supervisord (what Tornado's deployment guide
 // suggests), by PM2, and by hellomgr.
 //
-//	go run ./bench/peers [-idle 10s] [-load 8s] [-rounds 3] [-clients both] [-managers by-hand,supervisord,pm2,hellomgr]
+//	go -C bench run ./peers [-idle 10s] [-load 8s] [-rounds 3] [-clients both] [-managers by-hand,supervisord,pm2,hellomgr]
 //
 // It installs what it needs and is missing (Debian's nginx, wrk,
 // python3-tornado and supervisor with apt-get; pm2 from the npm registry

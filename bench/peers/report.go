@@ -237,7 +237,7 @@ func writeJSON(path string, b *bench, elapsed time.Duration) error {
 		results = append(results, e.res)
 	}
 	doc := map[string]any{
-		"command":        strings.TrimSpace("go run ./bench/peers " + strings.Join(os.Args[1:], " ")),
+		"command":        strings.TrimSpace("go -C bench run ./peers " + strings.Join(os.Args[1:], " ")),
 		"date":           time.Now().UTC().Format(time.RFC3339),
 		"go":             runtime.Version(),
 		"cpus":           runtime.NumCPU(),

@@ -4,7 +4,7 @@
 // clients that keep their connections to nginx alive and with clients that
 // open a new one per request (`Connection: close`).
 //
-//	go run ./bench/reload [-app built-in,tornado-seed] [-front printed] [-method GET] [-keepalive no]
+//	go -C bench run ./reload [-app built-in,tornado-seed] [-front printed] [-method GET] [-keepalive no]
 //	                      [-duration 10s] [-reloads 3] [-min-requests 20000] [-chart]
 //
 // The apps: the built-in server with no `command:` (its answer cannot

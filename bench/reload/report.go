@@ -301,7 +301,7 @@ func thousands(n int) string {
 
 // commandLine is how the bench was run, as one would type it.
 func commandLine() string {
-	return strings.TrimSpace("go run ./bench/reload " + strings.Join(os.Args[1:], " "))
+	return strings.TrimSpace("go -C bench run ./reload " + strings.Join(os.Args[1:], " "))
 }
 
 // writeJSON writes the raw figures, with what produced them.

@@ -26,7 +26,7 @@
 //
 // Run it from the repository root:
 //
-//	go run ./bench/scale
+//	go -C bench run ./scale
 //
 // Every process it starts is stopped by pid before it returns, even when a
 // step fails half-way or the run is interrupted.

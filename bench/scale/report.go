@@ -305,7 +305,7 @@ func row(w io.Writer, first string, cells []string) {
 
 // command is how this run was started, to repeat it.
 func command() string {
-	return strings.TrimSpace("go run ./bench/scale " + strings.Join(os.Args[1:], " "))
+	return strings.TrimSpace("go -C bench run ./scale " + strings.Join(os.Args[1:], " "))
 }
 
 // writeJSON writes the raw figures, with what produced them.

@@ -3,7 +3,7 @@
 // and the manager's goroutines, open fds and resident memory before and
 // after: a manager that leaks a little per reload shows it here.
 //
-//	go run ./bench/soak [-reloads 100] [-workers 16]
+//	go -C bench run ./soak [-reloads 100] [-workers 16]
 package main
 
 import (

@@ -25,5 +25,5 @@ func report(o options, took time.Duration, sent int64, failures []string, reload
 	for _, err := range reloadErrs {
 		fmt.Println("reload failed:", err)
 	}
-	fmt.Printf("Load average: %s (2 shared cores). Command: `go run ./bench/soak -reloads %d -workers %d`\n", benchkit.LoadAverage(), o.reloads, o.workers)
+	fmt.Printf("Load average: %s (2 shared cores). Command: `go -C bench run ./soak -reloads %d -workers %d`\n", benchkit.LoadAverage(), o.reloads, o.workers)
 }

@@ -7,7 +7,7 @@
 // checks that the manager exits 0 without a panic and leaves no process
 // of the trial alive and no port open.
 //
-//	go run ./bench/stoptrials [-trials 100] [-ports 8]
+//	go -C bench run ./stoptrials [-trials 100] [-ports 8]
 //
 // It prints one line per failed trial and a summary. Every process it
 // starts is found by a marker in its environment and ended by pid.

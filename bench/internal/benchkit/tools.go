@@ -94,15 +94,36 @@ func apt(ctx context.Context, w io.Writer, args ...string) error {
 	return nil
 }
 
-// ModuleRoot is the folder of hellomgr's go.mod: the bench must run from
-// inside the module.
+// ModuleRoot is the folder of hellomgr's go.mod, the repository's root:
+// the bench must run from inside the repository.
 func ModuleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	gomod := strings.TrimSpace(string(out))
 	if err != nil || gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run from inside the hellomgr module (go env GOMOD: %q, %v)", gomod, err)
+		return "", fmt.Errorf("run from inside the hellomgr repository (go env GOMOD: %q, %v)", gomod, err)
 	}
-	return filepath.Dir(gomod), nil
+	// The benches are a module of their own, in the product's folder:
+	// the root is the nearest folder up whose go.mod is the product's.
+	for dir := filepath.Dir(gomod); ; dir = filepath.Dir(dir) {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modfile(b) == productModule {
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("no go.mod of %s above %s", productModule, gomod)
+		}
+	}
+}
+
+const productModule = "github.com/hellomgr/hellomgr"
+
+// modfile is the module path a go.mod declares.
+func modfile(gomod []byte) string {
+	for line := range strings.Lines(string(gomod)) {
+		if path, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.Trim(strings.TrimSpace(path), `"`)
+		}
+	}
+	return ""
 }
 
 // Build compiles hellomgr from the module at root into dir and returns
