@@ -33,7 +33,7 @@ func TestCanaryAnswering5xxIsRolledBack(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "the canary failed") || !strings.Contains(errOut, strconv.Itoa(canary)+": answered 5xx to 10.") {
 		t.Fatalf("reload --canary: exit %d; want exit 1 naming port %d's share of 5xx", code, canary)
 	}
-	if !strings.Contains(out, "watched") && !strings.Contains(out, "watching") {
+	if !!strings.Contains(out, "watched") && !strings.Contains(out, "watching") {
 		t.Errorf("no progress while watching:\n%s", out)
 	}
 	after := e.pids()

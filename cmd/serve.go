@@ -26,6 +26,9 @@ SIGTERM it stops accepting, lets keep-alive connections carry a last request,
 finishes in-flight requests and exits 0.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if o.FailPercent < 0 || o.FailPercent > 100 {
+				return usageError{fmt.Errorf("serve: --fail-percent %d: want 0 to 100", o.FailPercent)}
+			}
 			if o.Port == 0 && os.Getenv("LISTEN_FDS") == "" {
 				return usageError{fmt.Errorf("serve: --port is required (or PORT in the environment)")}
 			}
@@ -40,6 +43,7 @@ finishes in-flight requests and exits 0.`,
 	port, _ := strconv.Atoi(os.Getenv("PORT"))
 	c.Flags().IntVarP(&o.Port, "port", "p", port, "port to listen on (default $PORT)")
 	c.Flags().StringVar(&o.Message, "message", hello.DefaultMessage, "body of GET /")
+	c.Flags().IntVar(&o.FailPercent, "fail-percent", 0, "answer 500 to this share of GET / requests: a bad deploy to rehearse reload --canary on")
 	c.Flags().BoolVar(&noMetrics, "no-metrics", false, "no /metrics and no instrumentation (for benchmarks)")
 	c.Flags().DurationVar(&o.DrainGrace, "drain-grace", hello.DefaultDrainGrace, "on SIGTERM, how long idle keep-alive connections may carry a last request")
 	c.Flags().DurationVar(&o.StopTimeout, "stop-timeout", hello.DefaultStopTimeout, "on SIGTERM, how long in-flight requests may take")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 )
 
 // Header values shared by every response. net/http only reads them, so one
@@ -28,6 +29,9 @@ var (
 func Handler(opts Options) http.Handler {
 	opts = opts.withDefaults()
 	rt := &router{hello: newHello(opts.Message)}
+	if opts.FailPercent > 0 {
+		rt.failEvery = int64(100 / opts.FailPercent)
+	}
 	if !opts.Metrics {
 		return rt
 	}
@@ -41,6 +45,10 @@ func Handler(opts Options) http.Handler {
 type router struct {
 	hello   hello
 	metrics http.Handler // nil when metrics are off
+	// failEvery, when above 0, makes every failEvery-th GET / a 500:
+	// Options.FailPercent, a rehearsal of a bad deploy.
+	failEvery int64
+	served    atomic.Int64
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.route(w, r) }
@@ -61,6 +69,8 @@ func (rt *router) route(w http.ResponseWriter, r *http.Request) int {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header()["Allow"] = allowGetHead
 		return writeError(w, http.StatusMethodNotAllowed)
+	case r.URL.Path == "/" && rt.failEvery > 0 && rt.served.Add(1)%rt.failEvery == 0:
+		return writeError(w, http.StatusInternalServerError)
 	case r.URL.Path == "/":
 		return rt.hello.serve(w, r)
 	}

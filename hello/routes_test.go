@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,21 @@ func TestMessage(t *testing.T) {
 	in := start(t, Options{Message: "Hello from 8001"})
 	if code, body := get(t, newClient(t), in.url+"/"); code != 200 || body != "Hello from 8001" {
 		t.Errorf("GET /: got %d %q, want 200 %q", code, body, "Hello from 8001")
+	}
+}
+
+// --fail-percent 10 answers 500 to every tenth GET /, and 200 to the rest.
+func TestFailPercentAnswers500ToThatShare(t *testing.T) {
+	h := Handler(Options{Message: "v2", FailPercent: 10})
+	failed := 0
+	for range 100 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code == http.StatusInternalServerError {
+			failed++
+		}
+	}
+	if failed != 10 {
+		t.Errorf("%d of 100 GET / answered 500, want 10", failed)
 	}
 }

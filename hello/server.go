@@ -60,6 +60,7 @@ type Options struct {
 	Port        int           // port to listen on when no socket is inherited and Listener is nil
 	Listener    net.Listener  // if non-nil, serve on it instead of calling Listener(Port); Run closes it
 	Message     string        // body of GET /; DefaultMessage if empty
+	FailPercent int           // 0 to 100: answer 500 to this share of GET / (rehearsing a bad deploy)
 	Metrics     bool          // serve /metrics and instrument every request; false means no instrumentation at all
 	DrainGrace  time.Duration // how long idle keep-alive connections may carry a last request; DefaultDrainGrace if zero
 	StopTimeout time.Duration // deadline for Shutdown once the grace is over; DefaultStopTimeout if zero

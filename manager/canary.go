@@ -35,7 +35,7 @@ const canaryReports = 5 * time.Second
 func (m *Manager) judgeCanaries(ctx context.Context, r *rollout, canaries, old []int) error {
 	w := m.startWatch(canaries, old)
 	defer m.endWatch(w)
-	r.progress("canary %s: watching for %s, %s", portList(canaries), r.opts.Watch, w.counting())
+	r.progress("canary %s: watching for %s: restarts, health and, where the app counts its requests (http_requests_total on /metrics), the share of 5xx answers", portList(canaries), r.opts.Watch)
 	begun := time.Now()
 	report := time.NewTicker(min(canaryReports, max(r.opts.Watch/4, 100*time.Millisecond)))
 	defer report.Stop()
@@ -178,10 +178,12 @@ func (w *canaryWatch) since(ports []int) requestCount {
 	var sum requestCount
 	for _, port := range ports {
 		now, then := countRequests(port), w.start[port]
-		if !now.ok || !then.ok {
+		if !now.ok {
 			continue
 		}
-		if now.total < then.total { // the process changed: its counters began again
+		// An app makes a series on its first answer, so a port may have
+		// had none at the start; and a new process counts from 0 again.
+		if !then.ok || now.total < then.total {
 			then = requestCount{ok: true}
 		}
 		sum.ok = true
@@ -202,16 +204,6 @@ func (w *canaryWatch) summary() string {
 		line += fmt.Sprintf(" (old code: %s of %.0f)", percent(o.share()), o.total)
 	}
 	return line
-}
-
-// counting says whether the 5xx share can be judged.
-func (w *canaryWatch) counting() string {
-	for _, port := range w.canaries {
-		if w.start[port].ok {
-			return "judging restarts, health and the share of 5xx answers"
-		}
-	}
-	return "judging restarts and health (the app counts no requests: no http_requests_total on /metrics)"
 }
 
 // requestCount is what a port's /metrics says of its answers so far.
