@@ -129,6 +129,16 @@ func (t *Tree) New(name string) (*Group, error) {
 	}
 }
 
+// Existing returns the group name of the tree, which must exist: one that
+// this process created before it replaced its program (hellomgr upgrade).
+func (t *Tree) Existing(name string) (*Group, error) {
+	dir := filepath.Join(t.dir, name)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("cgroup %s: not found: %v", dir, err)
+	}
+	return &Group{dir: dir}, nil
+}
+
 // Group is the cgroup of one process and whatever it starts. Its methods
 // are safe to call from several goroutines.
 type Group struct{ dir string }

@@ -171,8 +171,23 @@ func removeTree(dir string) error {
 			}
 		}
 	}
-	if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := rmdir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove cgroup %s: %w", dir, err)
 	}
 	return nil
+}
+
+// rmdir removes an empty cgroup. Its last process may be gone from
+// cgroup.procs while the kernel still counts it as populated, for a
+// moment, and refuses the removal meanwhile (EBUSY): try again, for up to
+// a second.
+func rmdir(dir string) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := syscall.Rmdir(dir)
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

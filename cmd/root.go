@@ -70,7 +70,7 @@ reload, each new one ready before the next old one goes.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUp(), newDown(), newReload(), newStatus(), newRestart(), newStop(), newStart(), newCheck(), newServe(), newNginx(), newTargets(), newLogs(), newCompletion(), newVersion())
+	root.AddCommand(newUp(), newDown(), newReload(), newStatus(), newRestart(), newStop(), newStart(), newCheck(), newServe(), newNginx(), newTargets(), newLogs(), newCompletion(), newVersion(), newUpgrade(), newUpgradeCheck())
 	return root
 }
 

@@ -59,7 +59,15 @@ func printTable(w io.Writer, r manager.Report) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", in.Port, pid, in.State, uptime, in.Restarts, rss, cpu)
 	}
 	tw.Flush()
+	line := fmt.Sprintf("manager pid %d", r.PID)
+	if r.Version != "" {
+		line += ", hellomgr " + r.Version
+	}
 	if r.MetricsAddr != "" {
-		fmt.Fprintf(w, "manager pid %d, metrics on http://%s/metrics\n", r.PID, r.MetricsAddr)
+		line += fmt.Sprintf(", metrics on http://%s/metrics", r.MetricsAddr)
+	}
+	fmt.Fprintln(w, line)
+	if r.UpgradeErr != "" {
+		fmt.Fprintf(w, "last upgrade failed, this program ran on: %s\n", r.UpgradeErr)
 	}
 }

@@ -15,13 +15,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/manager"
 )
 
 type upOptions struct {
-	config  configFlag
-	detach  bool
-	readyFD int // set by a detaching `up` for the background manager it starts
+	config    configFlag
+	detach    bool
+	readyFD   int // set by a detaching `up` for the background manager it starts
+	upgradeFD int // set by a manager that replaces its program with this one (upgrade.go)
 }
 
 func newUp() *cobra.Command {
@@ -37,6 +39,11 @@ SIGHUP reloads, like 'hellomgr reload'. With -d it returns once all are
 ready and leaves the manager running in the background.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if o.upgradeFD != 0 {
+				return instance.ServeSpawns(func() error {
+					return runResumed(c.Context(), &o.config, o.upgradeFD, c.OutOrStdout(), c.ErrOrStderr())
+				})
+			}
 			cfg, err := o.config.load()
 			if err != nil {
 				return err
@@ -47,13 +54,19 @@ ready and leaves the manager running in the background.`,
 			if o.detach {
 				return detach(c.Context(), cfg, c.OutOrStdout())
 			}
-			return runUp(c.Context(), cfg, o.readyFD, c.OutOrStdout(), c.ErrOrStderr())
+			// The main thread forks every instance, so that an upgrade
+			// can exec from it (instance.ServeSpawns).
+			return instance.ServeSpawns(func() error {
+				return runUp(c.Context(), cfg, o.readyFD, c.OutOrStdout(), c.ErrOrStderr())
+			})
 		},
 	}
 	o.config.register(c)
 	c.Flags().BoolVarP(&o.detach, "detach", "d", false, "return once all instances are ready; the manager keeps running in the background")
 	c.Flags().IntVar(&o.readyFD, "ready-fd", 0, "internal: report readiness on this file descriptor")
 	c.Flags().MarkHidden("ready-fd")
+	c.Flags().IntVar(&o.upgradeFD, "upgrade-fd", 0, "internal: take over from the manager program that handed its state over on this file descriptor")
+	c.Flags().MarkHidden("upgrade-fd")
 	return c
 }
 
@@ -75,18 +88,16 @@ func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr 
 	if readyFD == 0 && !isDevNull(stdout) {
 		console = stdout
 	}
-	self, err := os.Executable()
+	m, err := newManager(cfg, log, console)
 	if err != nil {
-		return fmt.Errorf("find the hellomgr binary: %w", err)
+		return err
 	}
-	m := manager.New(cfg, manager.Options{Self: self, Log: log, Console: console})
 	ready := newReadyReport(readyFD)
 	if err := m.Prepare(); err != nil {
 		ready.send(err)
 		return err
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	sigs := notifySignals()
 	defer signal.Stop(sigs)
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
@@ -105,6 +116,29 @@ func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr 
 	if readyFD == 0 {
 		printTable(stdout, m.Report())
 	}
+	return serveUntilStop(ctx, m, cfg, sigs, stopServing, log)
+}
+
+// newManager is the manager of cfg, running this binary for the built-in
+// server.
+func newManager(cfg *config.Config, log *slog.Logger, console io.Writer) (*manager.Manager, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the hellomgr binary: %w", err)
+	}
+	return manager.New(cfg, manager.Options{Self: self, Log: log, Console: console, Version: version()}), nil
+}
+
+// notifySignals are the manager's signals: stop, reload (SIGHUP) and
+// upgrade (SIGUSR2).
+func notifySignals() chan os.Signal {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR2)
+	return sigs
+}
+
+// serveUntilStop waits for a signal or a `down`, then stops everything.
+func serveUntilStop(ctx context.Context, m *manager.Manager, cfg *config.Config, sigs chan os.Signal, stopServing func(), log *slog.Logger) error {
 	waitForStop(ctx, m, sigs, log)
 	// A rollout in progress ends first, while the control socket still
 	// answers, so that a client watching it hears why it stopped.
@@ -123,6 +157,10 @@ func waitForStop(ctx context.Context, m *manager.Manager, sigs <-chan os.Signal,
 		case <-m.DownRequested():
 			return
 		case sig := <-sigs:
+			if sig == syscall.SIGUSR2 {
+				go upgradeOnSignal(m, log)
+				continue
+			}
 			if sig != syscall.SIGHUP {
 				log.Info("stopping every instance", "signal", sig.String())
 				return
@@ -146,7 +184,7 @@ func shutdown(m *manager.Manager, cfg *config.Config, sigs <-chan os.Signal, log
 	go func() {
 		select {
 		case sig := <-sigs:
-			if sig != syscall.SIGHUP {
+			if sig != syscall.SIGHUP && sig != syscall.SIGUSR2 {
 				log.Warn("second signal: not waiting for instances to finish", "signal", sig.String())
 				cancel()
 			}

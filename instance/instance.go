@@ -5,6 +5,11 @@
 // stops it with a signal to the group followed, after a bounded wait, by
 // SIGKILL. Whatever the child leaves running when it exits (in its cgroup,
 // or without one in its session) is killed before the exit is handled.
+//
+// Every child is forked on one thread, the main thread (thread.go), so
+// that the manager can exec a new program of its own without the children
+// getting their parent-death signal; the new program takes each running
+// child over with Adopt, from the Handover the old one made (adopt.go).
 package instance
 
 import (
@@ -112,6 +117,7 @@ type Instance struct {
 	mu      sync.Mutex
 	running bool               // the owner goroutine is alive
 	stops   chan chan struct{} // stop requests, each with a channel to close when stopped
+	freezes chan freezeRequest // Freeze requests (adopt.go)
 	status  Status
 }
 
@@ -124,11 +130,12 @@ func New(spec Spec, log *slog.Logger) *Instance {
 		spec.Output = logs.Memory()
 	}
 	return &Instance{
-		spec:   spec,
-		log:    log.With("port", spec.Port),
-		out:    spec.Output,
-		stops:  make(chan chan struct{}, 16),
-		status: Status{Port: spec.Port, State: Stopped, Since: time.Now(), LastExitCode: -1, Restarts: map[string]uint64{}},
+		spec:    spec,
+		log:     log.With("port", spec.Port),
+		out:     spec.Output,
+		stops:   make(chan chan struct{}, 16),
+		freezes: make(chan freezeRequest, 4),
+		status:  Status{Port: spec.Port, State: Stopped, Since: time.Now(), LastExitCode: -1, Restarts: map[string]uint64{}},
 	}
 }
 
@@ -243,6 +250,8 @@ func (i *Instance) finish(waiters []chan struct{}) {
 		select {
 		case reply := <-i.stops:
 			close(reply)
+		case req := <-i.freezes:
+			req.reply <- freezeReply{} // no process to hand over
 		default:
 			return
 		}

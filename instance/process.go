@@ -26,6 +26,9 @@ type process struct {
 	exited chan error
 	group  *cgroup.Group // the child's own cgroup, or nil
 	ended  string        // what endRest ended besides the child, for the log; set before exited is sent
+	// output is a copy of the read end of the child's output pipe, kept
+	// (close-on-exec) for a Handover; closed once the child has exited.
+	output *os.File
 }
 
 // starts numbers the cgroups of one manager's processes.
@@ -35,8 +38,8 @@ var starts atomic.Uint64
 // its own, with pgid = sid = pid) and, when spec.Cgroup is set, in a
 // cgroup of its own under it, entered at fork. The child gets
 // Pdeathsig=SIGKILL, so it dies with the manager even when the manager is
-// killed with SIGKILL; spawn must therefore never run on a goroutine that
-// locked its OS thread (the signal fires when the forking thread ends).
+// killed with SIGKILL; the fork itself runs on the spawn thread (thread.go),
+// since the signal fires when the forking thread ends.
 //
 // The child's stdout and stderr share one pipe, whose read end goes to out
 // (a logs.Log moves its bytes into the port's file in the kernel).
@@ -60,6 +63,15 @@ func spawn(spec *Spec, out Output, extraEnv []string) (*process, error) {
 		r.Close()
 		return nil, err
 	}
+	p.watch(out, r)
+	return p, nil
+}
+
+// watch gives r, the read end of the child's output pipe, to out, and
+// sends the child's exit on p.exited once it has exited and its last
+// lines have reached the log.
+func (p *process) watch(out Output, r *os.File) {
+	p.output = dupFile(r, "output")
 	taken, abandon := out.Take(r, p.pid())
 	go func() {
 		err := p.waitAll()
@@ -72,9 +84,11 @@ func spawn(spec *Spec, out Output, extraEnv []string) (*process, error) {
 		case <-time.After(time.Second):
 			abandon()
 		}
+		if p.output != nil {
+			p.output.Close()
+		}
 		p.exited <- err
 	}()
-	return p, nil
 }
 
 // start starts the command, in a new cgroup when spec.Cgroup is set, and
@@ -95,7 +109,8 @@ func (p *process) start(spec *Spec) error {
 		p.group = g
 	}
 	children.Lock()
-	err := p.cmd.Start()
+	var err error
+	onSpawnThread(func() { err = p.cmd.Start() })
 	if err == nil {
 		children.pids[p.cmd.Process.Pid] = true
 	}
@@ -379,4 +394,33 @@ func describeExit(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
+}
+
+// syscallConner is an *os.File or a net connection or listener.
+type syscallConner interface {
+	SyscallConn() (syscall.RawConn, error)
+}
+
+// DupFD returns a close-on-exec copy of f's descriptor. Unlike f.Fd, it
+// leaves the descriptor's blocking mode as it is.
+func DupFD(f syscallConner) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	cerr := rc.Control(func(raw uintptr) { fd, err = unix.FcntlInt(raw, unix.F_DUPFD_CLOEXEC, 0) })
+	if err = errors.Join(cerr, err); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// dupFile is DupFD as a file, or nil.
+func dupFile(f syscallConner, name string) *os.File {
+	fd, err := DupFD(f)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), name)
 }

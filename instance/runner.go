@@ -13,9 +13,10 @@ import (
 // from Start until the instance is stopped or failed. All its fields belong
 // to that goroutine alone.
 type runner struct {
-	i     *Instance
-	mode  StartMode
-	first chan<- error // answered once, when the first start succeeds or fails
+	i       *Instance
+	mode    StartMode
+	first   chan<- error // answered once, when the first start succeeds or fails
+	adopted *adoption    // set by Adopt: the process to begin with instead of a start
 
 	child       *process
 	probeDone   chan error
@@ -36,7 +37,11 @@ type runner struct {
 // probe, the backoff and kill timers, and stop requests.
 func (r *runner) run() {
 	defer func() { r.i.finish(r.waiters) }()
-	r.start()
+	if r.adopted != nil {
+		r.resume(r.adopted)
+	} else {
+		r.start()
+	}
 	for {
 		var exited chan error
 		if r.child != nil {
@@ -60,6 +65,8 @@ func (r *runner) run() {
 			if r.stop(reply) {
 				return
 			}
+		case req := <-r.i.freezes:
+			r.freeze(req)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package manager
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,4 +91,22 @@ func cgroupTree(cfg *config.Config) *cgroup.Tree {
 		return nil
 	}
 	return tree
+}
+
+// releaseCgroups removes the manager's cgroup tree once every instance has
+// stopped. Each instance's group goes as its process is reaped, and the
+// last one takes the tree with it; but the kernel may still be tearing a
+// just-removed group down when the tree's removal is asked, and refuse it
+// for a moment (EBUSY). So it tries again, for up to a second.
+func (m *Manager) releaseCgroups() {
+	tree := cgroupTree(m.Config())
+	if tree == nil {
+		return
+	}
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := os.Remove(tree.Dir())
+		if err == nil || errors.Is(err, fs.ErrNotExist) || time.Now().After(deadline) {
+			return
+		}
+	}
 }

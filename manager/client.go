@@ -139,6 +139,25 @@ func (c *Client) Down(ctx context.Context, line func(string)) error {
 	return c.streamed(ctx, "/v1/down", line)
 }
 
+// Upgrade asks the manager to replace its program with binary (an
+// absolute path) and calls line for each progress line. It returns nil
+// once the manager has begun the exec, which ends the reply: ask Status
+// then for the outcome (the request waits in the control socket's queue
+// while the new program takes over).
+func (c *Client) Upgrade(ctx context.Context, binary string, line func(string)) error {
+	err := c.streamed(ctx, "/v1/upgrade?"+url.Values{"binary": {binary}}.Encode(), line)
+	if errors.Is(err, errExec) {
+		return nil
+	}
+	if err == nil {
+		return errors.New("control socket: the manager did not upgrade and gave no reason")
+	}
+	return err
+}
+
+// errExec: the reply ended because the manager replaced its program.
+var errExec = errors.New("the manager replaced its program")
+
 func (c *Client) streamed(ctx context.Context, path string, line func(string)) error {
 	resp, err := c.do(ctx, http.MethodPost, path)
 	if err != nil {
@@ -147,6 +166,7 @@ func (c *Client) streamed(ctx context.Context, path string, line func(string)) e
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	execing := false
 	for sc.Scan() {
 		var e Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
@@ -160,6 +180,10 @@ func (c *Client) streamed(ctx context.Context, path string, line func(string)) e
 		case line != nil:
 			line(e.Line)
 		}
+		execing = execing || e.Exec
+	}
+	if execing {
+		return errExec // the exec closed the connection: no end to the reply
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("control socket: %w", err)

@@ -26,6 +26,9 @@ type Event struct {
 	Line  string `json:"line,omitempty"`
 	Error string `json:"error,omitempty"`
 	Done  bool   `json:"done,omitempty"`
+	// Exec: the manager replaces its program now (upgrade), which ends
+	// this reply without a Done.
+	Exec bool `json:"exec,omitempty"`
 }
 
 // listenControl listens on the config's control socket. A socket file left
@@ -105,6 +108,18 @@ func (m *Manager) controlRoutes() http.Handler {
 			stream(w, func(progress Progress) error { return op(context.WithoutCancel(r.Context()), ports, progress) })
 		})
 	}
+	mux.HandleFunc("POST /v1/upgrade", func(w http.ResponseWriter, r *http.Request) {
+		binary := r.URL.Query().Get("binary")
+		if !filepath.IsAbs(binary) {
+			http.Error(w, "binary: want an absolute path", http.StatusBadRequest)
+			return
+		}
+		streamEvents(w, func(send func(Event)) error {
+			progress := func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) }
+			handing := func(line string) { send(Event{Line: line, Exec: true}) }
+			return m.Upgrade(context.WithoutCancel(r.Context()), binary, progress, handing)
+		})
+	})
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(progress Progress) error {
 			progress("stopping %d instances", len(m.Instances()))
@@ -157,6 +172,13 @@ func queryPorts(r *http.Request) ([]int, error) {
 // stream runs fn and sends each progress line as it happens, as JSON lines,
 // ending with a Done or Error event.
 func stream(w http.ResponseWriter, fn func(Progress) error) {
+	streamEvents(w, func(send func(Event)) error {
+		return fn(func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) })
+	})
+}
+
+// streamEvents is stream for a caller that sends its own events.
+func streamEvents(w http.ResponseWriter, fn func(send func(Event)) error) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(http.Flusher)
@@ -169,7 +191,7 @@ func stream(w http.ResponseWriter, fn func(Progress) error) {
 			flusher.Flush()
 		}
 	}
-	err := fn(func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) })
+	err := fn(send)
 	if err != nil {
 		send(Event{Error: err.Error()})
 		return

@@ -1,6 +1,7 @@
 // Package manager owns the set of instances one config describes: it starts
 // them, answers the control socket, rolls out a new config port by port, and
-// stops everything on the way out.
+// stops everything on the way out. Upgrade replaces the manager's own
+// program while every instance runs on (upgrade.go says how).
 package manager
 
 import (
@@ -32,6 +33,8 @@ type Options struct {
 	// Console, when set, receives every instance's output prefixed with
 	// its port (the foreground `up`); the log files get it either way.
 	Console io.Writer
+	// Version is the program's version, shown by status (Report).
+	Version string
 }
 
 // Manager runs the instances of one config.
@@ -58,6 +61,10 @@ type Manager struct {
 	canary          atomic.Pointer[canaryWatch] // the canary watch in progress, if any
 	down            chan struct{}               // closed when a client asks the manager to stop
 	downOnce        sync.Once
+
+	// Set by Resume: upgrades of this manager, and why the last one failed.
+	upgrades   int
+	upgradeErr string
 }
 
 // New returns a manager for cfg. Nothing starts until Up.
@@ -238,6 +245,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	if m.journal != nil {
 		m.journal.Close()
 	}
+	m.releaseCgroups()
 	if m.lock != nil {
 		m.lock.release()
 		m.lock = nil

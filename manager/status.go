@@ -16,6 +16,9 @@ import (
 // Report is what `hellomgr status` shows: the manager and every instance.
 type Report struct {
 	PID         int              `json:"pid"`
+	Version     string           `json:"version,omitempty"`       // the manager's program
+	Upgrades    int              `json:"upgrades"`                // times the program was replaced (hellomgr upgrade)
+	UpgradeErr  string           `json:"upgrade_error,omitempty"` // why the last upgrade went back to the old program
 	Config      string           `json:"config"`
 	MetricsAddr string           `json:"metrics_address,omitempty"`
 	Instances   []InstanceStatus `json:"instances"`
@@ -32,8 +35,9 @@ func (m *Manager) Report() Report {
 		reloads[port] = s.reloads
 	}
 	file := m.cfg.File
+	r := Report{PID: os.Getpid(), Version: m.opts.Version, Upgrades: m.upgrades, UpgradeErr: m.upgradeErr, Config: file}
 	m.mu.Unlock()
-	r := Report{PID: os.Getpid(), Config: file, MetricsAddr: m.MetricsAddr()}
+	r.MetricsAddr = m.MetricsAddr()
 	now := time.Now()
 	statuses := m.Instances()
 	r.Instances = make([]InstanceStatus, 0, len(statuses))
