@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -78,23 +77,32 @@ reload, each new one ready before the next old one goes.`,
 func Execute(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	err := unknownCommand(root, args)
+	if err == nil {
+		err = root.ExecuteContext(context.Background())
+	}
 	if err == nil {
 		return ExitOK
 	}
 	fmt.Fprintln(stderr, "hellomgr:", err)
 	var usage usageError
-	if errors.As(err, &usage) || isCobraUsage(err) {
+	if errors.As(err, &usage) {
 		fmt.Fprintln(stderr, "Run 'hellomgr --help' for usage.")
 		return ExitUsage
 	}
 	return ExitFailure
 }
 
-// isCobraUsage recognises cobra's own argument errors (unknown command,
-// wrong number of arguments), which it returns as plain errors.
-func isCobraUsage(err error) bool {
-	return strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag")
+// unknownCommand returns a usage error when args name no command: cobra
+// reports that as a plain error, from the same lookup it runs itself.
+func unknownCommand(root *cobra.Command, args []string) error {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		return nil // shell completion: cobra adds these commands as it executes
+	}
+	if _, _, err := root.Find(args); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 // exactArgs is cobra.ExactArgs with the error marked as a usage error.
