@@ -89,14 +89,25 @@ func (d *deployment) pids() map[int]int {
 // and returns the results with the time the reload finished.
 func (d *deployment) reloadUnderLoad(url string, keepAlive bool, change func(), methods ...string) ([]result, time.Time, string) {
 	d.t.Helper()
+	var out string
+	results, reloaded := d.underLoad(url, keepAlive, func() {
+		change()
+		out = d.mustRun("reload")
+	}, methods...)
+	return results, reloaded, out
+}
+
+// underLoad runs a load through nginx, does what do does in the middle,
+// and returns the results with the time do returned.
+func (d *deployment) underLoad(url string, keepAlive bool, do func(), methods ...string) ([]result, time.Time) {
+	d.t.Helper()
 	load := startLoad(url, 16, 1<<30, keepAlive, methods...)
-	testnet.WaitFor(d.t, "some load before the reload", 30*time.Second, func() bool { return load.count() > 2000 })
-	change()
-	out := d.mustRun("reload")
-	reloaded := time.Now()
+	testnet.WaitFor(d.t, "some load before", 30*time.Second, func() bool { return load.count() > 2000 })
+	do()
+	done := time.Now()
 	served := load.count()
-	testnet.WaitFor(d.t, "some load after the reload", 30*time.Second, func() bool { return load.count() > served+2000 })
-	return load.finish(), reloaded, out
+	testnet.WaitFor(d.t, "some load after", 30*time.Second, func() bool { return load.count() > served+2000 })
+	return load.finish(), done
 }
 
 func checkReplaced(t *testing.T, before, after map[int]int) {
