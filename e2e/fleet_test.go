@@ -385,24 +385,7 @@ func startFleetNginx(t *testing.T, dir string, hosts []*fleetHost) *fleetNginx {
 		t.Fatalf("hellomgr nginx printed no server block part:\n%s", out)
 	}
 	os.WriteFile(n.upstreamFile, []byte(httpPart), 0o644)
-	conf := fmt.Sprintf(`worker_processes 2;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    include %[2]s;
-    server {
-        listen %[3]s:%[4]d;
-%[5]s
-    }
-}
-`, prefix, n.upstreamFile, hosts[0].rootAddr, port, location)
+	conf := nginxConf(prefix, "    include "+n.upstreamFile+";", fmt.Sprintf("%s:%d", hosts[0].rootAddr, port), location)
 	os.WriteFile(n.conf, []byte(conf), 0o644)
 	if out, err := exec.Command(n.command("-t", "-q")[0], n.command("-t", "-q")[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)

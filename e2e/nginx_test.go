@@ -28,7 +28,25 @@ func startNginx(t *testing.T, upstream, location string) *nginxServer {
 	need(t, "/usr/sbin/nginx", "nginx")
 	prefix := t.TempDir()
 	n := &nginxServer{Port: testnet.FreePorts(t, 1)[0], Prefix: prefix, Conf: filepath.Join(prefix, "nginx.conf")}
-	conf := fmt.Sprintf(`worker_processes 2;
+	conf := nginxConf(prefix, upstream, fmt.Sprintf("127.0.0.1:%d", n.Port), location)
+	if err := os.WriteFile(n.Conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("/usr/sbin/nginx", "-t", "-p", prefix, "-c", n.Conf).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
+	}
+	cmd := exec.Command("/usr/sbin/nginx", "-p", prefix, "-c", n.Conf, "-g", "daemon off;")
+	cmd.Stderr = os.Stderr
+	testnet.StartServer(t, cmd, syscall.SIGQUIT) // SIGQUIT: nginx's graceful stop
+	testnet.WaitFor(t, "nginx to listen", 10*time.Second, func() bool { return testnet.PortOpen(n.Port) })
+	return n
+}
+
+// nginxConf is a whole nginx config whose files live under prefix, with
+// httpPart in its http block and one server listening on listen with
+// location in it.
+func nginxConf(prefix, httpPart, listen, location string) string {
+	return fmt.Sprintf(`worker_processes 2;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
 events { worker_connections 4096; }
@@ -41,22 +59,11 @@ http {
     scgi_temp_path %[1]s/scgi;
 %[2]s
     server {
-        listen 127.0.0.1:%[3]d;
+        listen %[3]s;
 %[4]s
     }
 }
-`, prefix, upstream, n.Port, location)
-	if err := os.WriteFile(n.Conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("/usr/sbin/nginx", "-t", "-p", prefix, "-c", n.Conf).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
-	}
-	cmd := exec.Command("/usr/sbin/nginx", "-p", prefix, "-c", n.Conf, "-g", "daemon off;")
-	cmd.Stderr = os.Stderr
-	testnet.StartServer(t, cmd, syscall.SIGQUIT) // SIGQUIT: nginx's graceful stop
-	testnet.WaitFor(t, "nginx to listen", 10*time.Second, func() bool { return testnet.PortOpen(n.Port) })
-	return n
+`, prefix, httpPart, listen, location)
 }
 
 // ReloadCommand is the argv that reloads this nginx.
