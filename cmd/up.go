@@ -32,7 +32,7 @@ func newUp() *cobra.Command {
 		Use:   "up",
 		Short: "Start one instance per configured port and supervise them",
 		Long: `up checks that every port is free, starts one process per port (each in its
-own process group), waits until every instance is ready and prints a status
+own session and cgroup), waits until every instance is ready and prints a status
 table. It then stays in the foreground, showing each instance's output
 prefixed by its port, until Ctrl-C or SIGTERM stops everything gracefully.
 SIGHUP reloads, like 'hellomgr reload'. With -d it returns once all are
@@ -82,8 +82,8 @@ func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	// Echo the instances' output only where someone can read it: not in
 	// the background, and not into /dev/null (systemd's
-	// StandardOutput=null). Without an echo, instances write straight into
-	// their log files and the manager copies nothing.
+	// StandardOutput=null). Without an echo, each instance's output pipe
+	// is spliced into its log file: the manager copies nothing.
 	var console io.Writer
 	if readyFD == 0 && !isDevNull(stdout) {
 		console = stdout
