@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,29 +21,8 @@ import (
 // a line of its own), by `up -d` and by the foreground `up`, and whatever
 // was planted, and whatever it points to, is left exactly as it was.
 
-// pathState describes what is at path: its type, owner and mode, and its
-// content (a file), target (a link) or entries (a folder).
-func pathState(path string) string {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return "absent"
-	}
-	s := fmt.Sprintf("%s uid %d", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		target, _ := os.Readlink(path)
-		s += " -> " + target
-	case fi.Mode().IsRegular():
-		b, _ := os.ReadFile(path)
-		s += fmt.Sprintf(" %q", b)
-	case fi.IsDir():
-		entries, _ := os.ReadDir(path)
-		for _, e := range entries {
-			s += " " + e.Name()
-		}
-	}
-	return s
-}
+// pathState describes what is at path (testnet.PathState).
+func pathState(path string) string { return testnet.PathState(path) }
 
 // kept records what is at each path now; its check fails the test for
 // each path that changed since.

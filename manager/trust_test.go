@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/internal/testnet"
 	hlogs "github.com/hellomgr/hellomgr/logs"
 )
 
@@ -40,31 +41,10 @@ func shortDir(t *testing.T) string {
 	return dir
 }
 
-// snapshot describes what is at path: its type, owner and mode, and its
-// content (a file) or target (a link), so that a test can tell it was
-// left exactly as it was.
+// snapshot describes what is at path (testnet.PathState).
 func snapshot(t *testing.T, path string) string {
 	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return "absent"
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	s := fmt.Sprintf("%s uid %d", fi.Mode(), st.Uid)
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		target, _ := os.Readlink(path)
-		s += " -> " + target
-	case fi.Mode().IsRegular():
-		b, _ := os.ReadFile(path)
-		s += fmt.Sprintf(" %q", b)
-	case fi.IsDir():
-		entries, _ := os.ReadDir(path)
-		for _, e := range entries {
-			s += " " + e.Name()
-		}
-	}
-	return s
+	return testnet.PathState(path)
 }
 
 func mustNotChange(t *testing.T, path, before string) {

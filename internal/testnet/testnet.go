@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -129,4 +131,29 @@ func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// PathState describes what is at path: its type, owner and mode, and its
+// content (a file), target (a link) or entries (a folder), so that a test
+// can tell it was left exactly as it was.
+func PathState(path string) string {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return "absent"
+	}
+	s := fmt.Sprintf("%s uid %d", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, _ := os.Readlink(path)
+		s += " -> " + target
+	case fi.Mode().IsRegular():
+		b, _ := os.ReadFile(path)
+		s += fmt.Sprintf(" %q", b)
+	case fi.IsDir():
+		entries, _ := os.ReadDir(path)
+		for _, e := range entries {
+			s += " " + e.Name()
+		}
+	}
+	return s
 }
