@@ -116,16 +116,6 @@ func (m *Manager) noteUnhealthy(port int, reason string) {
 	}
 }
 
-// instanceOn is the instance on port, or nil.
-func (m *Manager) instanceOn(port int) *instance.Instance {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s, ok := m.slots[port]; ok {
-		return s.inst
-	}
-	return nil
-}
-
 // failures lists what already condemns a canary: a restart, a replaced or
 // unready instance, a failed liveness probe or memory limit.
 func (w *canaryWatch) failures(m *Manager) []string {

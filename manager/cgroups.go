@@ -30,10 +30,10 @@ func cgroupRecord(stateDir string) string { return filepath.Join(stateDir, "cgro
 // such manager, then records this manager's tree, or, without cgroups,
 // makes the manager adopt orphaned descendants. Nothing here stops `up`:
 // a port still held after it is refused by bindAll, with its holder named.
-func (m *Manager) contain() {
-	key := cgroup.Key(m.cfg.StateDir)
+func (m *Manager) contain(cfg *config.Config) {
+	key := cgroup.Key(cfg.StateDir)
 	var recorded []string
-	if b, err := os.ReadFile(cgroupRecord(m.cfg.StateDir)); err == nil {
+	if b, err := os.ReadFile(cgroupRecord(cfg.StateDir)); err == nil {
 		recorded = strings.Fields(string(b))
 	}
 	stale, err := cgroup.FindStale(key, recorded...)
@@ -62,7 +62,7 @@ func (m *Manager) contain() {
 		}
 		return
 	}
-	if err := writeRecord(cgroupRecord(m.cfg.StateDir), tree.Dir()+"\n"); err != nil {
+	if err := writeRecord(cgroupRecord(cfg.StateDir), tree.Dir()+"\n"); err != nil {
 		m.log.Warn("a manager killed with SIGKILL may leave processes the next one will not find", "err", err)
 	}
 }

@@ -41,7 +41,7 @@ func FuzzControlRequest(f *testing.F) {
 	m := New(cfg, Options{})
 	s := &slot{port: 1}
 	s.inst = instance.New(m.spec(cfg, s), nil)
-	m.slots[1] = s
+	m.addSlot(s)
 	routes := m.controlRoutes()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))

@@ -110,12 +110,15 @@ func (m *Manager) replaceUnhealthy(cfg *config.Config, s *slot, i *instance.Inst
 // as a restart of the port (not as a reload, which Restart counted it as):
 // its successor carries on its restart counts, plus one for reason.
 func (m *Manager) countReplacement(s *slot, prev *instance.Instance, reason string, before instance.Status) {
-	m.mu.Lock()
-	next := s.inst
-	if next != prev && s.reloads > 0 {
-		s.reloads--
-	}
-	m.mu.Unlock()
+	var next *instance.Instance
+	m.ports.do(func(t *portTable) {
+		if t.slots[s.port] != s {
+			return
+		}
+		if next = s.inst; next != prev && s.reloads > 0 {
+			s.reloads--
+		}
+	})
 	if next != nil && next != prev {
 		next.CountReplacement(before.Restarts, reason, "replaced: "+before.LastError)
 	}
@@ -124,7 +127,7 @@ func (m *Manager) countReplacement(s *slot, prev *instance.Instance, reason stri
 // isCurrent reports whether i is the instance of s, and s a port the
 // manager runs and has not stopped for maintenance.
 func (m *Manager) isCurrent(s *slot, i *instance.Instance) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.slots[s.port] == s && s.inst == i && !s.held
+	var current bool
+	m.ports.do(func(t *portTable) { current = t.slots[s.port] == s && s.inst == i && !s.held })
+	return current
 }

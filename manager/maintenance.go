@@ -38,12 +38,10 @@ func (m *Manager) StopPorts(ctx context.Context, ports []int, progress Progress)
 			return err
 		}
 		for _, port := range ports {
-			s, _ := m.slot(port)
-			pid := s.inst.Status().PID
-			s.inst.Stop(ctx)
-			m.mu.Lock()
-			s.closeListener()
-			m.mu.Unlock()
+			i := m.instanceOn(port)
+			pid := i.Status().PID
+			i.Stop(ctx)
+			m.closeListener(port)
 			progress("%d: stopped (was pid %d); it stays stopped until hellomgr start %d", port, pid, port)
 		}
 		return nil
@@ -65,25 +63,20 @@ func (m *Manager) StartPorts(ctx context.Context, ports []int, progress Progress
 }
 
 func (m *Manager) startPort(ctx context.Context, r *rollout, port int) error {
-	s, _ := m.slot(port)
-	if st := s.inst.Status(); st.PID != 0 {
+	if st := m.instanceOn(port).Status(); st.PID != 0 {
 		m.setHeld([]int{port}, false)
 		r.progress("%d: already running (pid %d, %s)", port, st.PID, st.State)
 		return nil
 	}
-	m.mu.Lock()
-	err := s.matchHandoff(r.cfg)
-	m.mu.Unlock()
-	if err != nil {
+	if err := m.matchHandoff(port, r.cfg); err != nil {
 		return err
 	}
-	next := instance.New(m.spec(r.cfg, s), m.log)
+	next := m.newInstance(r.cfg, port)
 	if err := next.Start(ctx, instance.GiveUp); err != nil {
 		return fmt.Errorf("start port %d: %w", port, err)
 	}
-	m.mu.Lock()
-	s.inst, s.held = next, false
-	m.mu.Unlock()
+	m.setInstance(port, next, false)
+	m.setHeld([]int{port}, false)
 	r.progress("%d: started, pid %d ready", port, next.Status().PID)
 	return nil
 }
@@ -123,26 +116,26 @@ func (m *Manager) maintain(ctx context.Context, ports []int, progress Progress, 
 }
 
 func (m *Manager) setHeld(ports []int, held bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, port := range ports {
-		if s, ok := m.slots[port]; ok {
-			s.held = held
+	m.ports.do(func(t *portTable) {
+		for _, port := range ports {
+			if s, ok := t.slots[port]; ok {
+				s.held = held
+			}
 		}
-	}
+	})
 }
 
 // heldPorts lists the ports stopped for maintenance, which stay marked
 // down in nginx.
 func (m *Manager) heldPorts() []int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	var held []int
-	for port, s := range m.slots {
-		if s.held {
-			held = append(held, port)
+	m.ports.do(func(t *portTable) {
+		for port, s := range t.slots {
+			if s.held {
+				held = append(held, port)
+			}
 		}
-	}
+	})
 	slices.Sort(held)
 	return held
 }

@@ -48,9 +48,7 @@ type Manager struct {
 	// Set by Prepare, served by Serve.
 	controlLn, metricsLn net.Listener
 
-	mu    sync.Mutex
-	cfg   *config.Config
-	slots map[int]*slot
+	ports *portSet // the running config and the slots: portset.go
 
 	rollout  sync.Mutex // held for the whole of a rollout: see beginRollout
 	rollouts rolloutStats
@@ -72,16 +70,9 @@ func New(cfg *config.Config, opts Options) *Manager {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{opts: opts, log: opts.Log, cfg: cfg, slots: map[int]*slot{}, down: make(chan struct{})}
+	m := &Manager{opts: opts, log: opts.Log, ports: newPortSet(cfg), down: make(chan struct{})}
 	m.life, m.endLife = context.WithCancel(context.Background())
 	return m
-}
-
-// Config returns the config the manager currently runs.
-func (m *Manager) Config() *config.Config {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cfg
 }
 
 // Prepare takes the config's lock, checks that the log folder is writable
@@ -89,11 +80,12 @@ func (m *Manager) Config() *config.Config {
 // nothing: any error here leaves the machine as it was. A second manager
 // for the same config gets ErrAlreadyRunning with the first one's pid.
 func (m *Manager) Prepare() error {
-	lock, err := lockPID(m.cfg.StateDir)
+	cfg := m.Config()
+	lock, err := lockPID(cfg.StateDir)
 	if err != nil {
 		return err
 	}
-	if err := m.prepare(); err != nil {
+	if err := m.prepare(cfg); err != nil {
 		lock.release()
 		return err
 	}
@@ -137,20 +129,20 @@ func (m *Manager) warnIfUnsent(err error) {
 
 // prepare checks the log folder, binds (or checks) every port, and listens
 // on the control socket and the metrics address.
-func (m *Manager) prepare() (err error) {
-	if !m.cfg.Logs.Journal() {
-		if err := checkLogDir(m.cfg.Logs.Dir); err != nil {
+func (m *Manager) prepare(cfg *config.Config) (err error) {
+	if !cfg.Logs.Journal() {
+		if err := checkLogDir(cfg.Logs.Dir); err != nil {
 			return err
 		}
 	}
-	if m.sinks, err = m.logSinks(); err != nil {
+	if m.sinks, err = m.logSinks(cfg); err != nil {
 		return err
 	}
-	if err := writeUpstream(m.cfg); err != nil {
+	if err := writeUpstream(cfg); err != nil {
 		return err
 	}
-	m.contain() // ends what a killed manager left holding the ports: see cgroups.go
-	files, err := bindAll(m.cfg.Address, m.cfg.Ports, m.cfg.Reload.Handoff == config.HandoffSocket)
+	m.contain(cfg) // ends what a killed manager left holding the ports: see cgroups.go
+	files, err := bindAll(cfg.Address, cfg.Ports, cfg.Reload.Handoff == config.HandoffSocket)
 	if err != nil {
 		return err
 	}
@@ -160,18 +152,18 @@ func (m *Manager) prepare() (err error) {
 			m.closeListeners()
 		}
 	}()
-	if m.controlLn, err = listenControl(m.cfg.Socket); err != nil {
+	if m.controlLn, err = listenControl(cfg.Socket); err != nil {
 		return err
 	}
-	if m.metricsLn, err = listenMetrics(m.cfg.Metrics.Address); err != nil {
+	if m.metricsLn, err = listenMetrics(cfg.Metrics.Address); err != nil {
 		return err
 	}
-	for _, port := range m.cfg.Ports {
-		s, err := m.newSlot(port, files[port])
+	for _, port := range cfg.Ports {
+		s, err := m.newSlot(cfg, port, files[port])
 		if err != nil {
 			return err
 		}
-		m.slots[port] = s
+		m.addSlot(s)
 	}
 	return nil
 }
@@ -203,12 +195,9 @@ func (m *Manager) Serve(ctx context.Context) error {
 func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.StartMode) error {
 	errs := make([]error, len(ports))
 	var wg sync.WaitGroup
+	cfg := m.Config()
 	for i, port := range ports {
-		m.mu.Lock()
-		s := m.slots[port]
-		s.inst = instance.New(m.spec(m.cfg, s), m.log)
-		inst := s.inst
-		m.mu.Unlock()
+		inst := m.installNew(cfg, port)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -226,10 +215,8 @@ func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.Start
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.warnIfUnsent(notify.Stopping())
 	m.EndRollouts()
-	m.mu.Lock()
-	slots := m.slots
-	m.slots = map[int]*slot{}
-	m.mu.Unlock()
+	var slots map[int]*slot
+	m.ports.do(func(t *portTable) { slots, t.slots = t.slots, map[int]*slot{} })
 	var wg sync.WaitGroup
 	for _, s := range slots {
 		wg.Add(1)

@@ -53,10 +53,10 @@ func checkLogDir(dir string) error {
 // pid as fields; else to the console, if any, each line prefixed with its
 // port. The journal is connected to now, so that a missing one is an
 // error at start.
-func (m *Manager) logSinks() ([]logs.Sink, error) {
+func (m *Manager) logSinks(cfg *config.Config) ([]logs.Sink, error) {
 	var sinks []logs.Sink
 	toJournal := logs.IsJournal(m.opts.Console)
-	if m.cfg.Logs.Journal() || toJournal {
+	if cfg.Logs.Journal() || toJournal {
 		j, err := logs.DialJournal(logs.JournalSocket())
 		if err != nil && toJournal {
 			return nil, fmt.Errorf("stdout is the journal (JOURNAL_STREAM), so the instances' lines go to it: %w", err)

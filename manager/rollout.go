@@ -142,9 +142,7 @@ func (m *Manager) reload(ctx context.Context, opts ReloadOptions, progress Progr
 		}
 		return err
 	}
-	m.mu.Lock()
-	m.cfg = cfg
-	m.mu.Unlock()
+	m.setConfig(cfg)
 	return r.publish(ctx, cfg.Ports, nil)
 }
 
@@ -200,20 +198,20 @@ func (m *Manager) addPorts(ctx context.Context, cfg *config.Config, ports []int,
 		return fmt.Errorf("reload stopped before any change: %w", err)
 	}
 	for _, port := range ports {
-		s, err := m.newSlot(port, files[port])
+		s, err := m.newSlot(cfg, port, files[port])
 		if err != nil {
 			closeAll(files)
 			return err
 		}
+		// The slot is this rollout's until it joins the set, ready.
 		s.inst = instance.New(m.spec(cfg, s), m.log)
 		if err := s.inst.Start(ctx, instance.GiveUp); err != nil {
 			s.close()
 			return fmt.Errorf("reload halted: added port %d did not start: %w", port, err)
 		}
-		m.mu.Lock()
-		m.slots[port] = s
-		m.mu.Unlock()
-		progress("%d: added, pid %d ready", port, s.inst.Status().PID)
+		pid := s.inst.Status().PID
+		m.addSlot(s)
+		progress("%d: added, pid %d ready", port, pid)
 	}
 	return nil
 }
@@ -238,75 +236,62 @@ func (m *Manager) replaceBatch(ctx context.Context, r *rollout, ports []int) err
 // shared socket, or exited), the new one starts and must become ready. The
 // old one may still be finishing its last requests meanwhile.
 func (m *Manager) replace(ctx context.Context, r *rollout, port int) error {
-	s, _ := m.slot(port)
-	if m.isHeld(s) {
+	var held, shared bool
+	m.ports.do(func(t *portTable) {
+		s := t.slots[port]
+		held, shared = s.held, s.listener != nil
+	})
+	if held {
 		r.progress("%d: stopped for maintenance, left stopped (hellomgr start %d)", port, port)
 		return nil
 	}
-	if m.canOverlap(s, r.cfg) {
-		return m.replaceOverlapping(ctx, r, s)
+	// The new process may start while the old one still serves when both
+	// accept on the port's one socket, so the port never pauses, and the
+	// new one's readiness is its own READY=1, which the old one cannot
+	// answer for as it could a probe of the shared port.
+	if shared && SwapOf(r.cfg).Kind == SwapOverlap {
+		return m.replaceOverlapping(ctx, r, port)
 	}
-	return m.replaceInTurn(ctx, r, s)
-}
-
-// canOverlap reports whether the new process may start while the old one
-// still serves: both accept on the port's one socket, so the port never
-// pauses, and the new one's readiness is its own READY=1, which the old
-// one cannot answer for as it could a probe of the shared port.
-func (m *Manager) canOverlap(s *slot, cfg *config.Config) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return SwapOf(cfg).Kind == SwapOverlap && s.listener != nil
+	return m.replaceInTurn(ctx, r, port)
 }
 
 // replaceOverlapping starts the new instance beside the old one and stops
 // the old one once the new one is ready. A new one that fails leaves the
 // old one serving, untouched.
-func (m *Manager) replaceOverlapping(ctx context.Context, r *rollout, s *slot) error {
-	prev := s.inst
-	prevPID := prev.Status().PID
-	r.progress("%d: starting beside pid %d", s.port, prevPID)
-	next := instance.New(m.spec(r.cfg, s), m.log)
+func (m *Manager) replaceOverlapping(ctx context.Context, r *rollout, port int) error {
+	prevPID := m.instanceOn(port).Status().PID
+	r.progress("%d: starting beside pid %d", port, prevPID)
+	next := m.newInstance(r.cfg, port)
 	begun := time.Now()
 	if err := next.Start(ctx, instance.GiveUp); err != nil {
-		r.progress("%d: new instance failed; pid %d keeps serving the previous config", s.port, prevPID)
-		return fmt.Errorf("reload halted at port %d: %w", s.port, err)
+		r.progress("%d: new instance failed; pid %d keeps serving the previous config", port, prevPID)
+		return fmt.Errorf("reload halted at port %d: %w", port, err)
 	}
-	m.mu.Lock()
-	s.inst = next
-	s.reloads++
-	m.mu.Unlock()
-	stopped := prev.StopAsync()
-	r.progress("%d: pid %d ready in %s, stopping pid %d", s.port, next.Status().PID, time.Since(begun).Round(time.Millisecond), prevPID)
+	stopped := m.setInstance(port, next, true).StopAsync()
+	r.progress("%d: pid %d ready in %s, stopping pid %d", port, next.Status().PID, time.Since(begun).Round(time.Millisecond), prevPID)
 	r.draining.Go(func() { <-stopped }) // bounded: StopTimeout, then SIGKILL
 	return nil
 }
 
 // replaceInTurn stops the old instance, then starts the new one.
-func (m *Manager) replaceInTurn(ctx context.Context, r *rollout, s *slot) error {
-	old, cfg, progress, port := r.old, r.cfg, r.progress, s.port
-	prev := s.inst
+func (m *Manager) replaceInTurn(ctx context.Context, r *rollout, port int) error {
+	old, cfg, progress := r.old, r.cfg, r.progress
+	prev := m.instanceOn(port)
 	prevPID := prev.Status().PID
 	progress("%d: stopping pid %d", port, prevPID)
 	stopped := prev.StopAsync()
-	if err := m.awaitRelease(ctx, s, prevPID, stopped, cfg.Stop.Timeout+time.Second); err != nil {
+	if err := m.awaitRelease(ctx, port, prevPID, stopped, cfg.Stop.Timeout+time.Second); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	err := s.matchHandoff(cfg)
-	m.mu.Unlock()
-	if err != nil {
-		return m.restore(ctx, old, s, port, err, progress)
+	if err := m.matchHandoff(port, cfg); err != nil {
+		return m.restore(ctx, old, port, err, progress)
 	}
-	next := instance.New(m.spec(cfg, s), m.log)
+	next := m.newInstance(cfg, port)
 	begun := time.Now()
 	if err := next.Start(ctx, instance.GiveUp); err != nil {
-		return m.restore(ctx, old, s, port, err, progress)
+		return m.restore(ctx, old, port, err, progress)
 	}
-	m.mu.Lock()
-	s.inst = next
-	s.reloads++
-	m.mu.Unlock()
+	m.setInstance(port, next, true)
 	progress("%d: pid %d ready in %s (replaced pid %d)", port, next.Status().PID, time.Since(begun).Round(time.Millisecond), prevPID)
 	r.draining.Go(func() { <-stopped }) // bounded: StopTimeout, then SIGKILL
 	return nil
@@ -316,11 +301,13 @@ func (m *Manager) replaceInTurn(ctx context.Context, r *rollout, s *slot) error 
 // socket, so that from then on only the new process can accept and its
 // readiness probe cannot be answered by the old one. Without a shared
 // socket it waits for the old process to exit.
-func (m *Manager) awaitRelease(ctx context.Context, s *slot, pid int, stopped <-chan struct{}, limit time.Duration) error {
+func (m *Manager) awaitRelease(ctx context.Context, port, pid int, stopped <-chan struct{}, limit time.Duration) error {
 	var inode uint64
-	if s.listener != nil && pid > 0 {
-		inode, _ = proc.SocketInode(s.listener)
-	}
+	m.ports.do(func(t *portTable) {
+		if s := t.slots[port]; s.listener != nil && pid > 0 {
+			inode, _ = proc.SocketInode(s.listener)
+		}
+	})
 	deadline := time.After(limit)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -334,9 +321,9 @@ func (m *Manager) awaitRelease(ctx context.Context, s *slot, pid int, stopped <-
 		case <-stopped:
 			return nil
 		case <-deadline:
-			return fmt.Errorf("port %d: pid %d did not stop within %s", s.port, pid, limit)
+			return fmt.Errorf("port %d: pid %d did not stop within %s", port, pid, limit)
 		case <-ctx.Done():
-			return fmt.Errorf("port %d: waiting for pid %d to stop: %w", s.port, pid, ctx.Err())
+			return fmt.Errorf("port %d: waiting for pid %d to stop: %w", port, pid, ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -344,7 +331,7 @@ func (m *Manager) awaitRelease(ctx context.Context, s *slot, pid int, stopped <-
 
 // matchHandoff opens or closes the slot's shared socket to match cfg's
 // reload.handoff: a reload may change it, and a port stopped for
-// maintenance has closed it. Call with m.mu held.
+// maintenance has closed it. Call it on the owner of the set.
 func (s *slot) matchHandoff(cfg *config.Config) error {
 	want := cfg.Reload.Handoff == config.HandoffSocket
 	switch {
@@ -360,26 +347,14 @@ func (s *slot) matchHandoff(cfg *config.Config) error {
 	return nil
 }
 
-func (m *Manager) isHeld(s *slot) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return s.held
-}
-
 // restore puts the previous config back on a port whose replacement failed
 // and returns the error that halts the rollout.
-func (m *Manager) restore(ctx context.Context, old *config.Config, s *slot, port int, cause error, progress Progress) error {
+func (m *Manager) restore(ctx context.Context, old *config.Config, port int, cause error, progress Progress) error {
 	progress("%d: new instance failed, restoring the previous config", port)
-	m.mu.Lock()
-	err := s.matchHandoff(old)
-	m.mu.Unlock()
-	if err != nil {
+	if err := m.matchHandoff(port, old); err != nil {
 		m.log.Error("restore handoff", "port", port, "err", err)
 	}
-	back := instance.New(m.spec(old, s), m.log)
-	m.mu.Lock()
-	s.inst = back
-	m.mu.Unlock()
+	back := m.installNew(old, port)
 	if err := back.Start(ctx, instance.KeepTrying); err != nil {
 		progress("%d: previous config did not come back either: %v", port, err)
 	} else {
@@ -391,13 +366,11 @@ func (m *Manager) restore(ctx context.Context, old *config.Config, s *slot, port
 // removePorts drains and stops the ports the new config dropped.
 func (m *Manager) removePorts(ctx context.Context, ports []int, progress Progress) {
 	for _, port := range ports {
-		s, _ := m.slot(port)
-		pid := s.inst.Status().PID
-		s.inst.Stop(ctx)
+		i := m.instanceOn(port)
+		pid := i.Status().PID
+		i.Stop(ctx)
+		s, _ := m.takeSlot(port)
 		s.close()
-		m.mu.Lock()
-		delete(m.slots, port)
-		m.mu.Unlock()
 		progress("%d: removed, pid %d stopped", port, pid)
 	}
 }

@@ -11,29 +11,33 @@ import (
 )
 
 // slot is one port: its current instance, and what outlives instances.
+// port, log and hooks are set once and safe to use anywhere; the other
+// fields belong to the owner of the set (portset.go) while the slot is in
+// it.
 type slot struct {
-	port     int
+	port  int
+	log   *logs.Log // outlives the port's processes
+	hooks portHooks // the port's hook queues (hooks.go)
+
 	inst     *instance.Instance
-	listener *os.File  // the port's socket under handoff "socket", else nil
-	log      *logs.Log // outlives the port's processes
+	listener *os.File // the port's socket under handoff "socket", else nil
 	reloads  uint64
 	held     bool // stopped for maintenance: stays stopped across reloads
-
-	hooks portHooks // the port's hook queues (hooks.go)
 }
 
 // newSlot opens the port's log: every process on the port writes into a
 // pipe the log takes (logs.Log.Take), whether or not a console or the
 // journal also gets the lines.
-func (m *Manager) newSlot(port int, listener *os.File) (*slot, error) {
-	l, err := openLog(m.cfg.Logs, port, m.sinks, m.log)
+func (m *Manager) newSlot(cfg *config.Config, port int, listener *os.File) (*slot, error) {
+	l, err := openLog(cfg.Logs, port, m.sinks, m.log)
 	if err != nil {
 		return nil, err
 	}
 	return &slot{port: port, listener: listener, log: l}, nil
 }
 
-// spec builds the instance spec for a slot under cfg.
+// spec builds the instance spec for a slot under cfg. It runs on the
+// owner of the set (it reads the slot's shared socket).
 func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 	env := childEnv(cfg, s.port)
 	var listener *os.File
@@ -70,12 +74,12 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 // reload binds the port again.
 func (m *Manager) onFailed(s *slot) func(*instance.Instance) {
 	return func(i *instance.Instance) {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if s.inst == i && s.listener != nil {
-			s.closeListener()
-			m.log.Warn("instance failed; its port is closed until it is started again", "port", s.port)
-		}
+		m.ports.do(func(t *portTable) {
+			if t.slots[s.port] == s && s.inst == i && s.listener != nil {
+				s.closeListener()
+				m.log.Warn("instance failed; its port is closed until it is started again", "port", s.port)
+			}
+		})
 	}
 }
 
@@ -109,10 +113,9 @@ func (s *slot) closeListener() {
 }
 
 func (m *Manager) slot(port int) (*slot, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.slots[port]
-	return s, ok
+	var s *slot
+	m.ports.do(func(t *portTable) { s = t.slots[port] })
+	return s, s != nil
 }
 
 // LogDropped returns how many lines of port's instances were lost because

@@ -29,17 +29,18 @@ type Report struct {
 // shared with the metrics endpoint (proc.ReadCached: at most one read per
 // process and per second, whoever asks).
 func (m *Manager) Report() Report {
-	m.mu.Lock()
-	reloads := make(map[int]uint64, len(m.slots))
-	for port, s := range m.slots {
-		reloads[port] = s.reloads
-	}
-	file := m.cfg.File
-	r := Report{PID: os.Getpid(), Version: m.opts.Version, Upgrades: m.upgrades, UpgradeErr: m.upgradeErr, Config: file}
-	m.mu.Unlock()
+	r := Report{PID: os.Getpid(), Version: m.opts.Version, Upgrades: m.upgrades, UpgradeErr: m.upgradeErr}
+	var statuses []instance.Status
+	reloads := map[int]uint64{}
+	m.ports.do(func(t *portTable) {
+		r.Config = t.cfg.File
+		statuses = t.statuses()
+		for port, s := range t.slots {
+			reloads[port] = s.reloads
+		}
+	})
 	r.MetricsAddr = m.MetricsAddr()
 	now := time.Now()
-	statuses := m.Instances()
 	r.Instances = make([]InstanceStatus, 0, len(statuses))
 	for _, st := range statuses {
 		row := InstanceStatus{
@@ -78,10 +79,15 @@ type InstanceStatus struct {
 
 // Instances returns a status snapshot of every slot, sorted by port.
 func (m *Manager) Instances() []instance.Status {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]instance.Status, 0, len(m.slots))
-	for _, s := range m.slots {
+	var out []instance.Status
+	m.ports.do(func(t *portTable) { out = t.statuses() })
+	return out
+}
+
+// statuses is a status snapshot of every slot, sorted by port.
+func (t *portTable) statuses() []instance.Status {
+	out := make([]instance.Status, 0, len(t.slots))
+	for _, s := range t.slots {
 		if s.inst != nil {
 			out = append(out, s.inst.Status())
 		}
@@ -93,14 +99,18 @@ func (m *Manager) Instances() []instance.Status {
 // SnapshotPort implements metrics.PortSource: the instance on port, as
 // Snapshot gives it, without copying every other instance.
 func (m *Manager) SnapshotPort(port int) (metrics.Instance, bool) {
-	m.mu.Lock()
-	s, ok := m.slots[port]
-	cfg := m.cfg
-	m.mu.Unlock()
-	if !ok || s.inst == nil {
+	var i *instance.Instance
+	var s *slot
+	var cfg *config.Config
+	m.ports.do(func(t *portTable) {
+		if s, cfg = t.slots[port], t.cfg; s != nil {
+			i = s.inst
+		}
+	})
+	if i == nil {
 		return metrics.Instance{}, false
 	}
-	return metricsInstance(s.inst.Status(), commandLabel(cfg), s.log.Dropped()), true
+	return metricsInstance(i.Status(), commandLabel(cfg), s.log.Dropped()), true
 }
 
 // commandLabel is the command label of the metrics: "builtin" or the
@@ -125,13 +135,13 @@ func metricsInstance(st instance.Status, command string, logDropped uint64) metr
 // instance, as Snapshot gives it, and the rollouts, without copying any
 // instance.
 func (m *Manager) CountStates(c *metrics.StateCounts) metrics.Rollouts {
-	m.mu.Lock()
-	for _, s := range m.slots {
-		if s.inst != nil {
-			c.Add(s.inst.State().String())
+	m.ports.do(func(t *portTable) {
+		for _, s := range t.slots {
+			if s.inst != nil {
+				c.Add(s.inst.State().String())
+			}
 		}
-	}
-	m.mu.Unlock()
+	})
 	m.rollouts.mu.Lock()
 	defer m.rollouts.mu.Unlock()
 	return m.rollouts.r

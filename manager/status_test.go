@@ -25,7 +25,7 @@ func TestSnapshotPortMatchesSnapshot(t *testing.T) {
 	for _, port := range []int{1, 2, 3} {
 		s := &slot{port: port}
 		s.inst = instance.New(m.spec(cfg, s), nil)
-		m.slots[port] = s
+		m.addSlot(s)
 	}
 	snap := m.Snapshot()
 	if len(snap.Instances) != 3 {

@@ -194,73 +194,114 @@ func (m *Manager) configUnchanged() error {
 // inherits. release undoes it: it closes the copies and lets the
 // instances go on.
 func (m *Manager) handover() (st *UpgradeState, release func(), err error) {
-	m.mu.Lock()
-	cfg := m.cfg
-	slots := make([]*slot, 0, len(m.slots))
-	for _, s := range m.slots {
-		slots = append(slots, s)
-	}
-	m.mu.Unlock()
-	slices.SortFunc(slots, func(a, b *slot) int { return a.port - b.port })
-	var fds []int
-	var thaws []func()
-	release = func() {
-		for _, thaw := range thaws {
-			thaw()
-		}
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}
+	var h handing
 	defer func() {
 		if err != nil {
-			release()
+			h.release()
 		}
 	}()
-	dup := func(c syscallConner) (int, error) {
-		fd, err := instance.DupFD(c)
-		if err == nil {
-			fds = append(fds, fd)
-		}
-		return fd, err
+	if st, err = m.managerState(&h); err != nil {
+		return nil, nil, err
 	}
+	for _, p := range m.portsToHand(&h) {
+		if p.err != nil {
+			return nil, nil, p.err
+		}
+		if p.inst != nil {
+			if p.state.Instance, err = h.freeze(p.inst); err != nil {
+				return nil, nil, err
+			}
+		}
+		st.Ports = append(st.Ports, p.state)
+	}
+	return st, h.release, nil
+}
+
+// handing is a handover in progress: the copies of descriptors it made,
+// and how to let the frozen instances go on.
+type handing struct {
+	fds   []int
+	thaws []func()
+}
+
+// dup copies c's descriptor (a listener, a socket, a lock file) for the
+// next program.
+func (h *handing) dup(c syscallConner) (int, error) {
+	fd, err := instance.DupFD(c)
+	if err == nil {
+		h.fds = append(h.fds, fd)
+	}
+	return fd, err
+}
+
+func (h *handing) freeze(i *instance.Instance) (*instance.Handover, error) {
+	ho, thaw, err := i.Freeze()
+	if err == nil {
+		h.thaws = append(h.thaws, thaw)
+	}
+	return ho, err
+}
+
+func (h *handing) release() {
+	for _, thaw := range h.thaws {
+		thaw()
+	}
+	for _, fd := range h.fds {
+		unix.Close(fd)
+	}
+}
+
+// managerState is the manager's part of the state: its config, counts,
+// lock, listeners and program.
+func (m *Manager) managerState(h *handing) (st *UpgradeState, err error) {
 	st = &UpgradeState{
-		Format: StateFormat, Config: cfg.File, Version: m.opts.Version, Upgrades: m.upgrades + 1,
+		Format: StateFormat, Config: m.Config().File, Version: m.opts.Version, Upgrades: m.upgrades + 1,
 		Console: m.opts.Console != nil, MetricsFD: -1,
 	}
-	if st.LockFD, err = dup(m.lock.f); err != nil {
-		return nil, nil, fmt.Errorf("pid lock: %w", err)
+	if st.LockFD, err = h.dup(m.lock.f); err != nil {
+		return nil, fmt.Errorf("pid lock: %w", err)
 	}
-	if st.ControlFD, err = dup(m.controlLn.(syscallConner)); err != nil {
-		return nil, nil, fmt.Errorf("control socket: %w", err)
+	if st.ControlFD, err = h.dup(m.controlLn.(syscallConner)); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	if m.metricsLn != nil {
-		if st.MetricsFD, err = dup(m.metricsLn.(syscallConner)); err != nil {
-			return nil, nil, fmt.Errorf("metrics listener: %w", err)
+		if st.MetricsFD, err = h.dup(m.metricsLn.(syscallConner)); err != nil {
+			return nil, fmt.Errorf("metrics listener: %w", err)
 		}
 	}
 	if st.ProgramFD, err = unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-		return nil, nil, fmt.Errorf("open the running program: %w", err)
+		return nil, fmt.Errorf("open the running program: %w", err)
 	}
-	fds = append(fds, st.ProgramFD)
-	for _, s := range slots {
-		ps := PortState{Port: s.port, ListenerFD: -1, Reloads: s.reloads, Held: s.held}
-		if s.listener != nil {
-			if ps.ListenerFD, err = dup(s.listener); err != nil {
-				return nil, nil, fmt.Errorf("port %d: %w", s.port, err)
+	h.fds = append(h.fds, st.ProgramFD)
+	return st, nil
+}
+
+// portToHand is one port's part of the state, and its instance to freeze.
+type portToHand struct {
+	state PortState
+	inst  *instance.Instance
+	err   error
+}
+
+// portsToHand reads every port's part of the state on the owner of the
+// set, copying each shared socket there (a failing instance may close
+// it meanwhile otherwise), sorted by port. Freezing an instance waits
+// for it, so the caller does that, outside the owner.
+func (m *Manager) portsToHand(h *handing) []portToHand {
+	var out []portToHand
+	m.ports.do(func(t *portTable) {
+		for _, s := range t.slots {
+			p := portToHand{state: PortState{Port: s.port, ListenerFD: -1, Reloads: s.reloads, Held: s.held}, inst: s.inst}
+			if s.listener != nil {
+				if p.state.ListenerFD, p.err = h.dup(s.listener); p.err != nil {
+					p.err = fmt.Errorf("port %d: %w", s.port, p.err)
+				}
 			}
+			out = append(out, p)
 		}
-		if s.inst != nil {
-			h, thaw, err := s.inst.Freeze()
-			if err != nil {
-				return nil, nil, err
-			}
-			thaws = append(thaws, thaw)
-			ps.Instance = h
-		}
-		st.Ports = append(st.Ports, ps)
-	}
-	return st, release, nil
+	})
+	slices.SortFunc(out, func(a, b portToHand) int { return a.state.Port - b.state.Port })
+	return out
 }
 
 // checkProgram runs `binary upgrade-check` with the state on its stdin.
@@ -375,16 +416,49 @@ func RollBack(st *UpgradeState, stateFD int, cause error) error {
 // RollBack until Resumed. An instance whose process is gone is left for
 // Resumed to start anew.
 func (m *Manager) Resume(st *UpgradeState) error {
-	if st.Config != m.cfg.File {
-		return fmt.Errorf("state of config %s handed over, this manager runs %s", st.Config, m.cfg.File)
+	cfg := m.Config()
+	if err := st.matches(cfg); err != nil {
+		return err
+	}
+	if err := m.takeListeners(st); err != nil {
+		return err
+	}
+	var err error
+	if m.sinks, err = m.logSinks(cfg); err != nil {
+		return err
+	}
+	if cgroupTree(cfg) == nil {
+		if err := instance.AdoptOrphans(); err != nil {
+			m.log.Warn("orphans of instances go to init", "err", err)
+		}
+	}
+	m.upgrades, m.upgradeErr = st.Upgrades, st.Error
+	for _, p := range st.Ports {
+		if err := m.resumePort(cfg, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matches refuses a state handed over for another config or ports.
+func (st *UpgradeState) matches(cfg *config.Config) error {
+	if st.Config != cfg.File {
+		return fmt.Errorf("state of config %s handed over, this manager runs %s", st.Config, cfg.File)
 	}
 	var ports []int
 	for _, p := range st.Ports {
 		ports = append(ports, p.Port)
 	}
-	if !slices.Equal(ports, m.cfg.Ports) {
-		return fmt.Errorf("ports %s handed over, the config lists %s", portList(ports), portList(m.cfg.Ports))
+	if !slices.Equal(ports, cfg.Ports) {
+		return fmt.Errorf("ports %s handed over, the config lists %s", portList(ports), portList(cfg.Ports))
 	}
+	return nil
+}
+
+// takeListeners takes copies of the pid lock and the listeners handed
+// over.
+func (m *Manager) takeListeners(st *UpgradeState) error {
 	lock, err := dupFile(st.LockFD, "pid lock")
 	if err != nil {
 		return err
@@ -398,40 +472,34 @@ func (m *Manager) Resume(st *UpgradeState) error {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
 	}
-	if m.sinks, err = m.logSinks(); err != nil {
-		return err
-	}
-	if cgroupTree(m.cfg) == nil {
-		if err := instance.AdoptOrphans(); err != nil {
-			m.log.Warn("orphans of instances go to init", "err", err)
-		}
-	}
-	for _, p := range st.Ports {
-		var listener *os.File
-		if p.ListenerFD >= 0 {
-			if listener, err = dupFile(p.ListenerFD, "port "+strconv.Itoa(p.Port)); err != nil {
-				return err
-			}
-		}
-		s, err := m.newSlot(p.Port, listener)
-		if err != nil {
-			return err
-		}
-		s.reloads, s.held = p.Reloads, p.Held
-		m.slots[p.Port] = s
-	}
-	m.upgrades, m.upgradeErr = st.Upgrades, st.Error
-	for _, p := range st.Ports {
-		if p.Instance != nil {
-			m.adopt(m.slots[p.Port], p.Instance)
-		}
-	}
 	return nil
 }
 
-// adopt makes the instance h describes s's instance, if its process is
-// still there.
-func (m *Manager) adopt(s *slot, h *instance.Handover) {
+// resumePort puts port p back in the set as it was handed over, with its
+// instance adopted if its process is still there.
+func (m *Manager) resumePort(cfg *config.Config, p PortState) error {
+	var listener *os.File
+	var err error
+	if p.ListenerFD >= 0 {
+		if listener, err = dupFile(p.ListenerFD, "port "+strconv.Itoa(p.Port)); err != nil {
+			return err
+		}
+	}
+	s, err := m.newSlot(cfg, p.Port, listener)
+	if err != nil {
+		return err
+	}
+	s.reloads, s.held = p.Reloads, p.Held
+	if p.Instance != nil {
+		s.inst = m.adopt(cfg, s, p.Instance)
+	}
+	m.addSlot(s)
+	return nil
+}
+
+// adopt returns the instance h describes on s (not yet in the set), if
+// its process is still there, else nil.
+func (m *Manager) adopt(cfg *config.Config, s *slot, h *instance.Handover) *instance.Instance {
 	copied := *h
 	var err error
 	if copied.OutputFD, err = dupFD(h.OutputFD); err == nil && h.NotifyFD >= 0 {
@@ -439,12 +507,14 @@ func (m *Manager) adopt(s *slot, h *instance.Handover) {
 			unix.Close(copied.OutputFD)
 		}
 	}
+	var i *instance.Instance
 	if err == nil {
-		s.inst, err = instance.Adopt(m.spec(m.cfg, s), &copied, m.log)
+		i, err = instance.Adopt(m.spec(cfg, s), &copied, m.log)
 	}
 	if err != nil {
 		m.log.Warn("not adopted; started anew", "port", s.port, "err", err)
 	}
+	return i
 }
 
 // Resumed ends a takeover once Resume has succeeded and the control
@@ -458,13 +528,13 @@ func (m *Manager) Resumed(ctx context.Context, st *UpgradeState, stateFD int) er
 		unix.Close(fd)
 	}
 	var start []int
-	m.mu.Lock()
-	for port, s := range m.slots {
-		if s.inst == nil && !s.held {
-			start = append(start, port)
+	m.ports.do(func(t *portTable) {
+		for port, s := range t.slots {
+			if s.inst == nil && !s.held {
+				start = append(start, port)
+			}
 		}
-	}
-	m.mu.Unlock()
+	})
 	slices.Sort(start)
 	var err error
 	if len(start) > 0 {
