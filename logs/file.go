@@ -39,18 +39,18 @@ func (l *Log) splice(fd int, n int64) (int64, error) {
 // discard reads what the pipe holds and drops it, counting its lines.
 // Call with l.mu held.
 func (l *Log) discard(fd int) (int64, error) {
-	if l.drain == nil {
-		l.drain = make([]byte, 64<<10)
+	if l.discardBuf == nil {
+		l.discardBuf = make([]byte, 64<<10)
 	}
 	for {
-		n, err := unix.Read(fd, l.drain)
+		n, err := unix.Read(fd, l.discardBuf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			return 0, err
 		}
-		lines := uint64(bytes.Count(l.drain[:n], []byte{'\n'}))
+		lines := uint64(bytes.Count(l.discardBuf[:n], []byte{'\n'}))
 		l.dropped.Add(lines)
 		l.lost += lines
 		return int64(n), nil

@@ -79,7 +79,7 @@ func (fl *Follower) Poll(emit func(line []byte)) error {
 		fl.f, fl.off = f, 0
 	}
 	for {
-		if err := fl.drain(emit); err != nil {
+		if err := fl.emitNew(emit); err != nil {
 			return err
 		}
 		was, err := fl.f.Stat()
@@ -91,7 +91,7 @@ func (fl *Follower) Poll(emit func(line []byte)) error {
 		}
 		// Renamed aside: the log wrote its last bytes to it before the
 		// rename, so one more read finishes it.
-		if err := fl.drain(emit); err != nil {
+		if err := fl.emitNew(emit); err != nil {
 			return err
 		}
 		next, err := fl.next(was)
@@ -151,9 +151,9 @@ func (fl *Follower) next(was os.FileInfo) (*os.File, error) {
 	return cur, nil
 }
 
-// drain gives the whole lines between the offset and the end of the
+// emitNew gives the whole lines between the offset and the end of the
 // file, keeping a line not yet ended for the next time.
-func (fl *Follower) drain(emit func([]byte)) error {
+func (fl *Follower) emitNew(emit func([]byte)) error {
 	if fl.buf == nil {
 		fl.buf = make([]byte, 64<<10)
 	}

@@ -108,7 +108,7 @@ type Log struct {
 	checked       time.Time  // when the file was last checked to still be in place
 	noRotateUntil time.Time  // after a rotation failed
 	closed        bool
-	drain         []byte // for draining a pipe whose bytes cannot be written
+	discardBuf    []byte // for discard: a pipe whose bytes cannot be written
 }
 
 // Open opens port's log: its current file, created now (mode 0644) so

@@ -70,32 +70,30 @@ func (l *Log) Take(r *os.File, pid int) (done <-chan struct{}, abandon func()) {
 	}
 	go func() {
 		defer close(ch)
-		defer unix.Close(fd)
-		if e != nil {
-			defer e.close()
-		}
-		capacity := int64(64 << 10)
-		if n, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0); err == nil && n > 0 {
-			capacity = int64(n)
-		}
-		if l.opts.NoFile {
-			var s splitter
-			buf := make([]byte, 64<<10)
-			l.pump(fd, stop, capacity, func() (int64, error) { return l.readOnce(fd, pid, &s, buf) })
-			s.flush(func(line []byte) { l.line(pid, line) })
-			return
-		}
-		l.pump(fd, stop, capacity, func() (int64, error) {
-			for {
-				n, err := l.move(fd, capacity, e)
-				if err != errEchoFull {
-					return n, err
-				}
-				e.waitRoom()
-			}
-		})
+		l.takePipe(fd, pid, stop, e)
 	}()
 	return ch, abandon
+}
+
+// takePipe moves what the pipe fd holds into the log (see Take) until
+// end of file or stop, then closes fd and the echo.
+func (l *Log) takePipe(fd, pid int, stop <-chan struct{}, e *echo) {
+	defer unix.Close(fd)
+	if e != nil {
+		defer e.close()
+	}
+	capacity := int64(64 << 10)
+	if n, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0); err == nil && n > 0 {
+		capacity = int64(n)
+	}
+	if l.opts.NoFile {
+		var s splitter
+		buf := make([]byte, 64<<10)
+		l.pump(fd, stop, capacity, func() (int64, error) { return l.readOnce(fd, pid, &s, buf) })
+		s.flush(func(line []byte) { l.line(pid, line) })
+		return
+	}
+	l.pump(fd, stop, capacity, func() (int64, error) { return l.moveWhenRoom(fd, capacity, e) })
 }
 
 // ownFD takes r's descriptor out of Go's poller (see poller): it returns
@@ -130,48 +128,76 @@ func (l *Log) pump(fd int, stop <-chan struct{}, capacity int64, step func() (in
 	}
 	w := p.watch(fd)
 	defer p.unwatch(w)
-	var timer *time.Timer
+	var t sleeper
 	var pace pacer
 	last := time.Now()
 	for {
-		var moved int64
 		now := time.Now()
 		since := now.Sub(last)
 		last = now
-		for {
-			n, err := step()
-			moved += n
-			if errors.Is(err, unix.EAGAIN) {
-				break
-			}
-			if err != nil || n == 0 {
-				return // end of file
-			}
+		moved, eof := stepUntilEmpty(step)
+		if eof {
+			return
 		}
+		goOn := true
 		switch d := pace.pause(moved, since, capacity); {
 		case moved == 0:
-			wake, err := p.wait(w)
-			if err != nil {
-				l.log.Warn("cannot read instance output", "port", l.port, "err", err)
-				return
-			}
-			select {
-			case <-wake:
-			case <-stop:
-				return
-			}
+			goOn = l.waitBytes(p, w, stop)
 		case d > 0 && !l.memoryOnly():
-			if timer == nil {
-				timer = time.NewTimer(d)
-			} else {
-				timer.Reset(d)
-			}
-			select {
-			case <-timer.C:
-			case <-stop:
-				return
-			}
+			goOn = t.sleep(d, stop)
 		}
+		if !goOn {
+			return
+		}
+	}
+}
+
+// stepUntilEmpty calls step until the pipe is empty (EAGAIN), and returns
+// the bytes it moved; eof when it met end of file (or failed) instead.
+func stepUntilEmpty(step func() (int64, error)) (moved int64, eof bool) {
+	for {
+		n, err := step()
+		moved += n
+		if errors.Is(err, unix.EAGAIN) {
+			return moved, false
+		}
+		if err != nil || n == 0 {
+			return moved, true
+		}
+	}
+}
+
+// waitBytes waits, parked in the poller, until the pipe of w has bytes
+// (or end of file); false on stop, or when the poller fails.
+func (l *Log) waitBytes(p *poller, w *watched, stop <-chan struct{}) bool {
+	wake, err := p.wait(w)
+	if err != nil {
+		l.log.Warn("cannot read instance output", "port", l.port, "err", err)
+		return false
+	}
+	select {
+	case <-wake:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// sleeper is a pump's pause, with one timer reused from pause to pause.
+type sleeper struct{ timer *time.Timer }
+
+// sleep waits d; false when stop comes first.
+func (s *sleeper) sleep(d time.Duration, stop <-chan struct{}) bool {
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+	select {
+	case <-s.timer.C:
+		return true
+	case <-stop:
+		return false
 	}
 }
 
@@ -192,26 +218,29 @@ func (l *Log) readOnce(fd, pid int, s *splitter, buf []byte) (int64, error) {
 	return int64(n), nil
 }
 
+// moveWhenRoom is move, waiting for room in the echo's pipe as long as
+// it has none.
+func (l *Log) moveWhenRoom(fd int, capacity int64, e *echo) (int64, error) {
+	for {
+		n, err := l.move(fd, capacity, e)
+		if err != errEchoFull {
+			return n, err
+		}
+		e.waitRoom()
+	}
+}
+
 // move moves what the pipe holds into the file: one splice(2), preceded
 // by a tee(2) into the echo's pipe when there is one. It returns how
 // many bytes left the pipe, 0 at end of file, or EAGAIN when it is empty.
 func (l *Log) move(fd int, capacity int64, e *echo) (int64, error) {
 	want := capacity
 	if e != nil {
-		n, err := unix.Tee(fd, e.fd, int(capacity), unix.SPLICE_F_NONBLOCK)
-		switch {
-		case err == nil && n == 0:
-			return 0, nil // end of file
-		case err == nil:
-			want = n
-		case errors.Is(err, unix.EAGAIN):
-			// The pipe is empty, or the echo is full: then the file
-			// waits for the echo, as a console written directly would.
-			if avail, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err == nil && avail > 0 {
-				return 0, errEchoFull
-			}
-			return 0, unix.EAGAIN
+		n, err := e.tee(fd, capacity)
+		if err != nil || n == 0 {
+			return 0, err
 		}
+		want = n
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -222,19 +251,47 @@ func (l *Log) move(fd int, capacity int64, e *echo) (int64, error) {
 	if l.file == nil {
 		return l.discard(fd)
 	}
-	if l.opts.MaxSize > 0 && l.size+want > l.opts.MaxSize && l.size > 0 {
-		if e == nil { // how much is there, exactly?
-			avail, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
-			if err != nil || avail == 0 {
-				return l.splice(fd, want) // EAGAIN, or end of file
-			}
-			want = int64(avail)
-		}
-		if l.size+want > l.opts.MaxSize {
-			l.rotate()
-		}
+	return l.splice(fd, l.rotateFor(fd, want, e != nil))
+}
+
+// rotateFor rotates the file when the bytes to move would take it past
+// MaxSize, and returns how many to move. want is exact after a tee;
+// else it is the pipe's capacity, and the pipe is asked how much it
+// holds. l.mu is held.
+func (l *Log) rotateFor(fd int, want int64, exact bool) int64 {
+	if l.opts.MaxSize <= 0 || l.size == 0 || l.size+want <= l.opts.MaxSize {
+		return want
 	}
-	return l.splice(fd, want)
+	if !exact {
+		avail, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
+		if err != nil || avail == 0 {
+			return want // the splice finds EAGAIN, or end of file
+		}
+		want = int64(avail)
+	}
+	if l.size+want > l.opts.MaxSize {
+		l.rotate()
+	}
+	return want
+}
+
+// tee copies what the pipe fd holds into the echo's pipe, leaving it in
+// fd: how many bytes, 0 at end of file. When fd is empty it returns
+// EAGAIN; when the echo is full, errEchoFull: then the file waits for the
+// echo, as a console written directly would. On any other error it
+// returns capacity, so that the file gets the bytes all the same.
+func (e *echo) tee(fd int, capacity int64) (int64, error) {
+	n, err := unix.Tee(fd, e.fd, int(capacity), unix.SPLICE_F_NONBLOCK)
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.Is(err, unix.EAGAIN):
+		if avail, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err == nil && avail > 0 {
+			return 0, errEchoFull
+		}
+		return 0, unix.EAGAIN
+	}
+	return capacity, nil
 }
 
 // echo is the second pipe that tee(2) fills for the sinks.

@@ -84,16 +84,7 @@ func (m *Manager) controlRoutes() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(m.Report())
 	})
-	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
-		// A client that hangs up (Ctrl-C on `hellomgr reload`) stops
-		// watching, not the rollout: half a rollout is worse than a whole one.
-		opts, err := reloadOptions(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		stream(w, func(progress Progress) error { return m.ReloadWith(context.WithoutCancel(r.Context()), opts, progress) })
-	})
+	mux.HandleFunc("POST /v1/reload", m.serveReload)
 	for path, op := range map[string]func(context.Context, []int, Progress) error{
 		"POST /v1/restart": m.Restart,
 		"POST /v1/stop":    m.StopPorts,
@@ -108,18 +99,7 @@ func (m *Manager) controlRoutes() http.Handler {
 			stream(w, func(progress Progress) error { return op(context.WithoutCancel(r.Context()), ports, progress) })
 		})
 	}
-	mux.HandleFunc("POST /v1/upgrade", func(w http.ResponseWriter, r *http.Request) {
-		binary := r.URL.Query().Get("binary")
-		if !filepath.IsAbs(binary) {
-			http.Error(w, "binary: want an absolute path", http.StatusBadRequest)
-			return
-		}
-		streamEvents(w, func(send func(Event)) error {
-			progress := func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) }
-			handing := func(line string) { send(Event{Line: line, Exec: true}) }
-			return m.Upgrade(context.WithoutCancel(r.Context()), binary, progress, handing)
-		})
-	})
+	mux.HandleFunc("POST /v1/upgrade", m.serveUpgrade)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		stream(w, func(progress Progress) error {
 			progress("stopping %d instances", len(m.Instances()))
@@ -128,6 +108,34 @@ func (m *Manager) controlRoutes() http.Handler {
 		})
 	})
 	return mux
+}
+
+// serveReload rolls the config file out. A client that hangs up (Ctrl-C
+// on `hellomgr reload`) stops watching, not the rollout: half a rollout
+// is worse than a whole one.
+func (m *Manager) serveReload(w http.ResponseWriter, r *http.Request) {
+	opts, err := reloadOptions(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	stream(w, func(progress Progress) error { return m.ReloadWith(context.WithoutCancel(r.Context()), opts, progress) })
+}
+
+// serveUpgrade replaces the manager's program with binary; its last event
+// is the one before the exec (Exec set), or the error that kept the old
+// program.
+func (m *Manager) serveUpgrade(w http.ResponseWriter, r *http.Request) {
+	binary := r.URL.Query().Get("binary")
+	if !filepath.IsAbs(binary) {
+		http.Error(w, "binary: want an absolute path", http.StatusBadRequest)
+		return
+	}
+	streamEvents(w, func(send func(Event)) error {
+		progress := func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) }
+		handing := func(line string) { send(Event{Line: line, Exec: true}) }
+		return m.Upgrade(context.WithoutCancel(r.Context()), binary, progress, handing)
+	})
 }
 
 // reloadOptions reads a reload's canary=N and watch=DURATION parameters.

@@ -1,7 +1,6 @@
 package manager
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,77 +22,17 @@ func TargetsFile(cfg *config.Config) string {
 	return filepath.Join(cfg.Dir, targetsName)
 }
 
-// Targets returns the file_sd JSON for a manager whose metrics server
-// listens on metricsAddr, running instances on ports:
-//
-//   - one group whose target is the manager itself, with no labels: the
-//     job that scrapes its /metrics keeps the group without a port label;
-//   - one group per port, from metrics.FileSD: the instance's address with
-//     the labels port and __tmp_hellomgr_manager, for the job that scrapes
-//     each app's /metrics and for the job that scrapes the manager's
-//     /probe?port=N (deploy/prometheus.yml has both).
-//
-// The instances' target is host:port, where host is the config's
-// `address`; "" (every interface) keeps the manager's host, or 127.0.0.1.
-// metricsAddr "" (metrics off, or not known yet) gives the port groups
-// alone, without __tmp_hellomgr_manager: the apps are still scraped, the
-// manager and the probes are not. Ports are sorted, so the same state
+// Targets returns what the targets file holds for a manager whose
+// metrics server listens on metricsAddr ("" when it serves none, or its
+// address is not known yet), running instances on ports bound on host
+// (the config's `address`): metrics.Targets, marshalled. The same state
 // always gives the same bytes.
 func Targets(metricsAddr, host string, ports []int) ([]byte, error) {
-	if metricsAddr == "" {
-		return appTargets(host, ports)
-	}
-	manager, err := metrics.ManagerFileSD(metricsAddr, nil)
+	groups, err := metrics.Targets(metricsAddr, host, ports)
 	if err != nil {
 		return nil, err
 	}
-	instances, err := metrics.FileSDAt(metricsAddr, host, ports, nil)
-	if err != nil {
-		return nil, err
-	}
-	var groups, more []json.RawMessage
-	if err := json.Unmarshal(manager, &groups); err != nil {
-		return nil, fmt.Errorf("file_sd: %w", err)
-	}
-	if err := json.Unmarshal(instances, &more); err != nil {
-		return nil, fmt.Errorf("file_sd: %w", err)
-	}
-	return indent(append(groups, more...))
-}
-
-// managerLabel is the label metrics.FileSD gives each port's group, which
-// the probe job turns into the address it scrapes.
-const managerLabel = "__tmp_hellomgr_manager"
-
-// appTargets is the file_sd JSON of the ports alone, for a manager that
-// serves no metrics: FileSD's groups without the manager's label. The
-// placeholder address only sets the host when host is "", which is the
-// loopback address FileSD also uses for a manager listening on every
-// interface.
-func appTargets(host string, ports []int) ([]byte, error) {
-	b, err := metrics.FileSDAt("127.0.0.1:1", host, ports, nil)
-	if err != nil {
-		return nil, err
-	}
-	var groups []struct {
-		Targets []string          `json:"targets"`
-		Labels  map[string]string `json:"labels"`
-	}
-	if err := json.Unmarshal(b, &groups); err != nil {
-		return nil, fmt.Errorf("file_sd: %w", err)
-	}
-	for _, g := range groups {
-		delete(g.Labels, managerLabel)
-	}
-	return indent(groups)
-}
-
-func indent(v any) ([]byte, error) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("file_sd: %w", err)
-	}
-	return append(b, '\n'), nil
+	return metrics.MarshalTargets(groups)
 }
 
 // writeTargets keeps the Prometheus file_sd targets file beside the config

@@ -155,67 +155,64 @@ var goSeriesList = sortedGoSeries(append([]goSeries{
 		of: func(*runtimeReading) float64 { return 1 }},
 	{name: "go_memstats_last_gc_time_seconds", help: "Number of seconds since 1970 of last garbage collection.", typ: "gauge",
 		of: func(r *runtimeReading) float64 { return float64(r.gc.LastGC.UnixNano()) / 1e9 }},
-}, memstatsSeries()...))
+}, memstatsSeries...))
 
 // memstatsSeries are the go_memstats_* series the collector derives from
 // runtime/metrics, with its help texts.
-func memstatsSeries() []goSeries {
-	sum := func(is ...int) func(r *runtimeReading) float64 {
-		return func(r *runtimeReading) float64 {
-			var n uint64
-			for _, i := range is {
-				n += r.u(i)
-			}
-			return float64(n)
+var memstatsSeries = []goSeries{
+	memstat("alloc_bytes", "gauge",
+		"Number of bytes allocated in heap and currently in use. Equals to /memory/classes/heap/objects:bytes.", rmHeapObjectsBytes),
+	memstat("alloc_bytes_total", "counter",
+		"Total number of bytes allocated in heap until now, even if released already. Equals to /gc/heap/allocs:bytes.", rmAllocsBytes),
+	memstat("sys_bytes", "gauge",
+		"Number of bytes obtained from system. Equals to /memory/classes/total:byte.", rmTotal),
+	memstat("mallocs_total", "counter",
+		"Total number of heap objects allocated, both live and gc-ed. Semantically a counter version for go_memstats_heap_objects gauge. Equals to /gc/heap/allocs:objects + /gc/heap/tiny/allocs:objects.", rmAllocsObjects, rmTinyAllocs),
+	memstat("frees_total", "counter",
+		"Total number of heap objects frees. Equals to /gc/heap/frees:objects + /gc/heap/tiny/allocs:objects.", rmFreesObjects, rmTinyAllocs),
+	memstat("heap_alloc_bytes", "gauge",
+		"Number of heap bytes allocated and currently in use, same as go_memstats_alloc_bytes. Equals to /memory/classes/heap/objects:bytes.", rmHeapObjectsBytes),
+	memstat("heap_sys_bytes", "gauge",
+		"Number of heap bytes obtained from system. Equals to /memory/classes/heap/objects:bytes + /memory/classes/heap/unused:bytes + /memory/classes/heap/released:bytes + /memory/classes/heap/free:bytes.", rmHeapObjectsBytes, rmHeapUnused, rmHeapReleased, rmHeapFree),
+	memstat("heap_idle_bytes", "gauge",
+		"Number of heap bytes waiting to be used. Equals to /memory/classes/heap/released:bytes + /memory/classes/heap/free:bytes.", rmHeapReleased, rmHeapFree),
+	memstat("heap_inuse_bytes", "gauge",
+		"Number of heap bytes that are in use. Equals to /memory/classes/heap/objects:bytes + /memory/classes/heap/unused:bytes", rmHeapObjectsBytes, rmHeapUnused),
+	memstat("heap_released_bytes", "gauge",
+		"Number of heap bytes released to OS. Equals to /memory/classes/heap/released:bytes.", rmHeapReleased),
+	memstat("heap_objects", "gauge",
+		"Number of currently allocated objects. Equals to /gc/heap/objects:objects.", rmHeapObjects),
+	memstat("stack_inuse_bytes", "gauge",
+		"Number of bytes obtained from system for stack allocator in non-CGO environments. Equals to /memory/classes/heap/stacks:bytes.", rmHeapStacks),
+	memstat("stack_sys_bytes", "gauge",
+		"Number of bytes obtained from system for stack allocator. Equals to /memory/classes/heap/stacks:bytes + /memory/classes/os-stacks:bytes.", rmHeapStacks, rmOSStacks),
+	memstat("mspan_inuse_bytes", "gauge",
+		"Number of bytes in use by mspan structures. Equals to /memory/classes/metadata/mspan/inuse:bytes.", rmMSpanInuse),
+	memstat("mspan_sys_bytes", "gauge",
+		"Number of bytes used for mspan structures obtained from system. Equals to /memory/classes/metadata/mspan/inuse:bytes + /memory/classes/metadata/mspan/free:bytes.", rmMSpanInuse, rmMSpanFree),
+	memstat("mcache_inuse_bytes", "gauge",
+		"Number of bytes in use by mcache structures. Equals to /memory/classes/metadata/mcache/inuse:bytes.", rmMCacheInuse),
+	memstat("mcache_sys_bytes", "gauge",
+		"Number of bytes used for mcache structures obtained from system. Equals to /memory/classes/metadata/mcache/inuse:bytes + /memory/classes/metadata/mcache/free:bytes.", rmMCacheInuse, rmMCacheFree),
+	memstat("buck_hash_sys_bytes", "gauge",
+		"Number of bytes used by the profiling bucket hash table. Equals to /memory/classes/profiling/buckets:bytes.", rmProfilingBuckets),
+	memstat("gc_sys_bytes", "gauge",
+		"Number of bytes used for garbage collection system metadata. Equals to /memory/classes/metadata/other:bytes.", rmMetadataOther),
+	memstat("other_sys_bytes", "gauge",
+		"Number of bytes used for other system allocations. Equals to /memory/classes/other:bytes.", rmOther),
+	memstat("next_gc_bytes", "gauge",
+		"Number of heap bytes when next garbage collection will take place. Equals to /gc/heap/goal:bytes.", rmHeapGoal),
+}
+
+// memstat is the series go_memstats_<name>: the sum of the samples is.
+func memstat(name, typ, help string, is ...int) goSeries {
+	return goSeries{name: "go_memstats_" + name, help: help, typ: typ, of: func(r *runtimeReading) float64 {
+		var n uint64
+		for _, i := range is {
+			n += r.u(i)
 		}
-	}
-	m := func(name, help, typ string, of func(r *runtimeReading) float64) goSeries {
-		return goSeries{name: "go_memstats_" + name, help: help, typ: typ, of: of}
-	}
-	return []goSeries{
-		m("alloc_bytes", "Number of bytes allocated in heap and currently in use. Equals to /memory/classes/heap/objects:bytes.",
-			"gauge", sum(rmHeapObjectsBytes)),
-		m("alloc_bytes_total", "Total number of bytes allocated in heap until now, even if released already. Equals to /gc/heap/allocs:bytes.",
-			"counter", sum(rmAllocsBytes)),
-		m("sys_bytes", "Number of bytes obtained from system. Equals to /memory/classes/total:byte.",
-			"gauge", sum(rmTotal)),
-		m("mallocs_total", "Total number of heap objects allocated, both live and gc-ed. Semantically a counter version for go_memstats_heap_objects gauge. Equals to /gc/heap/allocs:objects + /gc/heap/tiny/allocs:objects.",
-			"counter", sum(rmAllocsObjects, rmTinyAllocs)),
-		m("frees_total", "Total number of heap objects frees. Equals to /gc/heap/frees:objects + /gc/heap/tiny/allocs:objects.",
-			"counter", sum(rmFreesObjects, rmTinyAllocs)),
-		m("heap_alloc_bytes", "Number of heap bytes allocated and currently in use, same as go_memstats_alloc_bytes. Equals to /memory/classes/heap/objects:bytes.",
-			"gauge", sum(rmHeapObjectsBytes)),
-		m("heap_sys_bytes", "Number of heap bytes obtained from system. Equals to /memory/classes/heap/objects:bytes + /memory/classes/heap/unused:bytes + /memory/classes/heap/released:bytes + /memory/classes/heap/free:bytes.",
-			"gauge", sum(rmHeapObjectsBytes, rmHeapUnused, rmHeapReleased, rmHeapFree)),
-		m("heap_idle_bytes", "Number of heap bytes waiting to be used. Equals to /memory/classes/heap/released:bytes + /memory/classes/heap/free:bytes.",
-			"gauge", sum(rmHeapReleased, rmHeapFree)),
-		m("heap_inuse_bytes", "Number of heap bytes that are in use. Equals to /memory/classes/heap/objects:bytes + /memory/classes/heap/unused:bytes",
-			"gauge", sum(rmHeapObjectsBytes, rmHeapUnused)),
-		m("heap_released_bytes", "Number of heap bytes released to OS. Equals to /memory/classes/heap/released:bytes.",
-			"gauge", sum(rmHeapReleased)),
-		m("heap_objects", "Number of currently allocated objects. Equals to /gc/heap/objects:objects.",
-			"gauge", sum(rmHeapObjects)),
-		m("stack_inuse_bytes", "Number of bytes obtained from system for stack allocator in non-CGO environments. Equals to /memory/classes/heap/stacks:bytes.",
-			"gauge", sum(rmHeapStacks)),
-		m("stack_sys_bytes", "Number of bytes obtained from system for stack allocator. Equals to /memory/classes/heap/stacks:bytes + /memory/classes/os-stacks:bytes.",
-			"gauge", sum(rmHeapStacks, rmOSStacks)),
-		m("mspan_inuse_bytes", "Number of bytes in use by mspan structures. Equals to /memory/classes/metadata/mspan/inuse:bytes.",
-			"gauge", sum(rmMSpanInuse)),
-		m("mspan_sys_bytes", "Number of bytes used for mspan structures obtained from system. Equals to /memory/classes/metadata/mspan/inuse:bytes + /memory/classes/metadata/mspan/free:bytes.",
-			"gauge", sum(rmMSpanInuse, rmMSpanFree)),
-		m("mcache_inuse_bytes", "Number of bytes in use by mcache structures. Equals to /memory/classes/metadata/mcache/inuse:bytes.",
-			"gauge", sum(rmMCacheInuse)),
-		m("mcache_sys_bytes", "Number of bytes used for mcache structures obtained from system. Equals to /memory/classes/metadata/mcache/inuse:bytes + /memory/classes/metadata/mcache/free:bytes.",
-			"gauge", sum(rmMCacheInuse, rmMCacheFree)),
-		m("buck_hash_sys_bytes", "Number of bytes used by the profiling bucket hash table. Equals to /memory/classes/profiling/buckets:bytes.",
-			"gauge", sum(rmProfilingBuckets)),
-		m("gc_sys_bytes", "Number of bytes used for garbage collection system metadata. Equals to /memory/classes/metadata/other:bytes.",
-			"gauge", sum(rmMetadataOther)),
-		m("other_sys_bytes", "Number of bytes used for other system allocations. Equals to /memory/classes/other:bytes.",
-			"gauge", sum(rmOther)),
-		m("next_gc_bytes", "Number of heap bytes when next garbage collection will take place. Equals to /gc/heap/goal:bytes.",
-			"gauge", sum(rmHeapGoal)),
-	}
+		return float64(n)
+	}}
 }
 
 // sortedGoSeries adds the runtime/metrics series the collector serves as

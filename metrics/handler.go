@@ -8,8 +8,6 @@ import (
 	"strconv"
 
 	"github.com/hellomgr/hellomgr/proc"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Handler returns the handler of hellomgr's metrics server:
@@ -17,9 +15,11 @@ import (
 //   - GET /metrics: the manager's own Go runtime and process, and its
 //     manager-level series (hellomgr_instances, hellomgr_rollouts_*);
 //   - GET /probe?port=N: the series of the instance on port N and of its
-//     process, each scrape from a fresh snapshot.
+//     process, each scrape from a fresh snapshot;
+//   - GET /targets: the targets of both, for Prometheus' http_sd_configs
+//     (targetsHandler).
 //
-// Both write the Prometheus text format by hand, from pooled buffers: see
+// The first two write the Prometheus text format by hand, from pooled buffers: see
 // metricsHandler and probeHandler.
 //
 // A /probe request without exactly one port, or with a port that is not a
@@ -41,29 +41,8 @@ func newHandler(src Source, read readFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler{src: src, read: read})
 	mux.Handle("GET /probe", probeHandler{src: src, read: read})
-	mux.Handle("GET /targets", targetsHandler{src: src}) // Prometheus http_sd: httpsd.go
+	mux.Handle("GET /targets", targetsHandler{src: src}) // Prometheus http_sd: targets.go
 	return mux
-}
-
-// managerRegistry holds what /metrics serves, in the form of client_golang
-// collectors: the tests check that metricsHandler writes what promhttp
-// writes for it, and lint it.
-func managerRegistry(src Source, read readFunc) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		selfCollector{read: read},
-		managerCollector{src: src},
-	)
-	return reg
-}
-
-// probeRegistry holds what one /probe scrape serves, in the same form,
-// for probeHandler's tests.
-func probeRegistry(inst Instance, read readFunc) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(instanceCollector{inst: inst, read: read})
-	return reg
 }
 
 // parsePort returns the one port parameter of a query. Its errors are one

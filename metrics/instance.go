@@ -1,19 +1,17 @@
 package metrics
 
 import (
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/hellomgr/hellomgr/proc"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // One instance's series, served at /probe?port=N. They carry no port label:
 // the target's instance label already names the port. Each is a name and a
-// help text, so that the collector (a Desc) and the hand-written exposition
-// of /probe say the same.
+// help text, so that the hand-written exposition of /probe and the tests'
+// collector (collectors_test.go) say the same.
 var (
 	// Not "up": Prometheus makes its own up series for every scrape, which
 	// for a probe says that the manager answered, not that the instance did.
@@ -56,93 +54,8 @@ var (
 // series names a metric family and says what it means.
 type series struct{ name, help string }
 
-// desc is the family's Desc for a collector, with the given labels.
-func (s series) desc(labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(s.name, s.help, labels, nil)
-}
-
-var (
-	upDesc         = upSeries.desc()
-	stateDesc      = stateSeries.desc("state")
-	restartsDesc   = restartsSeries.desc("reason")
-	exitCodeDesc   = exitCodeSeries.desc()
-	infoDesc       = infoSeries.desc("command")
-	startDesc      = startSeries.desc()
-	logDroppedDesc = logDroppedSeries.desc()
-	cpuDesc        = cpuSeries.desc()
-	rssDesc        = rssSeries.desc()
-	fdsDesc        = fdsSeries.desc()
-	threadsDesc    = threadsSeries.desc()
-	procStartDesc  = procStartSeries.desc()
-)
-
 // readFunc reads a process's stats; proc.Read, or a fake in tests.
 type readFunc func(pid int) (proc.Stats, error)
-
-// instanceCollector reports one instance of a snapshot, and its process.
-type instanceCollector struct {
-	inst Instance
-	read readFunc
-}
-
-func (instanceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{upDesc, stateDesc, restartsDesc, exitCodeDesc,
-		infoDesc, startDesc, cpuDesc, rssDesc, fdsDesc, threadsDesc, procStartDesc} {
-		ch <- d
-	}
-}
-
-func (c instanceCollector) Collect(ch chan<- prometheus.Metric) {
-	inst := c.inst
-	running := c.collectProcess(ch)
-	state := labelValue(inst.State)
-	gauge(ch, upDesc, boolValue(running && state == "ready"))
-	for _, s := range States {
-		gauge(ch, stateDesc, boolValue(s == state), s)
-	}
-	if !slices.Contains(States[:], state) {
-		gauge(ch, stateDesc, 1, state)
-	}
-	// Two reasons that become the same label value ("" and "unknown") are
-	// added up: the registry refuses a series twice.
-	restarts := make(map[string]uint64, len(inst.Restarts))
-	for reason, n := range inst.Restarts {
-		restarts[labelValue(reason)] += n
-	}
-	for reason, n := range restarts {
-		ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(n), reason)
-	}
-	gauge(ch, exitCodeDesc, float64(inst.LastExitCode))
-	gauge(ch, infoDesc, 1, labelValue(inst.Command))
-	if !inst.StartTime.IsZero() {
-		gauge(ch, startDesc, seconds(inst.StartTime))
-	}
-	ch <- prometheus.MustNewConstMetric(logDroppedDesc, prometheus.CounterValue, float64(inst.LogDropped))
-}
-
-// collectProcess reports the instance's process and whether it runs (see
-// readProcess). A process that runs but cannot be read fails its series
-// alone, and the handler serves the others.
-func (c instanceCollector) collectProcess(ch chan<- prometheus.Metric) (running bool) {
-	p, err := readProcess(c.inst, c.read)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(cpuDesc, err)
-	}
-	if !p.read {
-		return p.running
-	}
-	st := p.stats
-	ch <- prometheus.MustNewConstMetric(cpuDesc, prometheus.CounterValue, st.CPUSeconds)
-	gauge(ch, rssDesc, float64(st.RSSBytes))
-	gauge(ch, fdsDesc, float64(st.OpenFDs))
-	gauge(ch, threadsDesc, float64(st.Threads))
-	gauge(ch, procStartDesc, seconds(st.StartTime))
-	return true
-}
-
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-}
 
 func boolValue(b bool) float64 {
 	if b {

@@ -4,13 +4,11 @@ import (
 	"math"
 	"slices"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The manager's own series, served at /metrics. Each is a name and a help
-// text, so that the collector (a Desc) and the hand-written exposition of
-// /metrics say the same.
+// text, so that the hand-written exposition of /metrics and the tests'
+// collector (collectors_test.go) say the same.
 var (
 	instancesSeries = series{"hellomgr_instances",
 		"Configured instances, by state."}
@@ -23,54 +21,6 @@ var (
 	rolloutDurationSeries = series{"hellomgr_rollout_duration_seconds",
 		"How long finished rollouts took, succeeded or failed."}
 )
-
-var (
-	instancesDesc       = instancesSeries.desc("state")
-	rolloutsStartedDesc = rolloutsStartedSeries.desc()
-	rolloutsDesc        = rolloutsSeries.desc("result")
-	rolloutLastDesc     = rolloutLastSeries.desc()
-	rolloutDurationDesc = rolloutDurationSeries.desc()
-)
-
-// managerCollector reports the manager-level series of a fresh snapshot at
-// every scrape. The per-instance series are at /probe instead, one target
-// per port, so that each has the instance label of its port.
-type managerCollector struct {
-	src Source
-}
-
-func (managerCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- instancesDesc
-	ch <- rolloutsStartedDesc
-	ch <- rolloutsDesc
-	ch <- rolloutLastDesc
-	ch <- rolloutDurationDesc
-}
-
-func (c managerCollector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.src.Snapshot()
-
-	byState := make(map[string]int, len(States))
-	for _, s := range States {
-		byState[s] = 0
-	}
-	for _, inst := range snap.Instances {
-		byState[labelValue(inst.State)]++
-	}
-	for state, n := range byState {
-		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(n), state)
-	}
-
-	r := snap.Rollouts
-	ch <- prometheus.MustNewConstMetric(rolloutsStartedDesc, prometheus.CounterValue, float64(r.Started))
-	ch <- prometheus.MustNewConstMetric(rolloutsDesc, prometheus.CounterValue, float64(r.Succeeded), "succeeded")
-	ch <- prometheus.MustNewConstMetric(rolloutsDesc, prometheus.CounterValue, float64(r.Failed), "failed")
-	if r.LastDuration > 0 {
-		ch <- prometheus.MustNewConstMetric(rolloutLastDesc, prometheus.GaugeValue, r.LastDuration.Seconds())
-	}
-	h := r.Durations
-	ch <- prometheus.MustNewConstHistogram(rolloutDurationDesc, h.count, h.sum, h.cumulative())
-}
 
 // writeManager writes the manager-level series, as promhttp writes
 // managerCollector's: families by name, samples by label value.

@@ -19,44 +19,39 @@ import (
 	"time"
 )
 
-// scrapeConfig returns the scrape config of FileSD's doc comment, read
-// from the source so that the comment cannot drift from what is tested,
-// with its file_sd files in dir.
-func scrapeConfig(t *testing.T, dir string) string {
-	t.Helper()
-	src, err := os.ReadFile("filesd.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var yaml []string
-	for line := range strings.Lines(string(src)) {
-		if y, ok := strings.CutPrefix(line, "//\t"); ok {
-			yaml = append(yaml, y)
-		}
-	}
-	if len(yaml) == 0 || !strings.HasPrefix(yaml[0], "scrape_configs:") {
-		t.Fatalf("no scrape config in filesd.go's comments: got %q", yaml)
-	}
-	return strings.ReplaceAll(strings.Join(yaml, ""), "/srv/app/.hellomgr/sd", dir)
-}
-
-// writeSD writes the file_sd files for a manager at managerAddr and
-// instances on ports, and a prometheus.yml that reads them.
+// writeSD writes the targets file for a manager at managerAddr and
+// instances on ports, and deploy/prometheus.yml, the config hellomgr
+// ships, reading it and scraping every second. It returns the config's
+// path.
 func writeSD(t *testing.T, managerAddr string, ports []int) (config string) {
 	t.Helper()
-	dir := t.TempDir()
-	instances, err := FileSD(managerAddr, ports, map[string]string{"env": "test"})
+	groups, err := Targets(managerAddr, "", ports)
 	if err != nil {
 		t.Fatal(err)
 	}
-	manager, err := ManagerFileSD(managerAddr, map[string]string{"env": "test"})
+	targets, err := MarshalTargets(groups)
 	if err != nil {
 		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../deploy/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "prometheus-targets.json")
+	yaml := string(src)
+	for old, repl := range map[string]string{
+		"/srv/hellomgr/prometheus-targets.json": file,
+		"scrape_interval: 15s":                  "scrape_interval: 1s",
+	} {
+		if !strings.Contains(yaml, old) {
+			t.Fatalf("deploy/prometheus.yml no longer has %q, which the test rewrites", old)
+		}
+		yaml = strings.ReplaceAll(yaml, old, repl)
 	}
 	config = filepath.Join(dir, "prometheus.yml")
-	yaml := "global:\n  scrape_interval: 1s\n" + scrapeConfig(t, dir)
-	for name, data := range map[string][]byte{"instances.json": instances, "manager.json": manager, "prometheus.yml": []byte(yaml)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+	for path, data := range map[string][]byte{file: targets, config: []byte(yaml)} {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,9 +66,9 @@ func TestScrapeConfig(t *testing.T) {
 	}
 }
 
-// TestPrometheus runs a real Prometheus on the scrape config, a manager and
-// two apps, and checks that it scrapes each app both directly and through
-// /probe, under the same instance label.
+// TestPrometheus runs a real Prometheus on deploy/prometheus.yml, a
+// manager and two apps, and checks that it scrapes each app both directly
+// and through /probe, under the same instance label.
 func TestPrometheus(t *testing.T) {
 	prometheus := lookPrometheus(t)
 	var ports []int

@@ -143,15 +143,3 @@ func (h *Histogram) Observe(d time.Duration) {
 
 // Count returns how many durations were observed.
 func (h *Histogram) Count() uint64 { return h.count }
-
-// cumulative returns the buckets as Prometheus wants them: by upper bound,
-// each counting every duration at or below it.
-func (h *Histogram) cumulative() map[float64]uint64 {
-	b := make(map[float64]uint64, len(rolloutBuckets))
-	var n uint64
-	for i, bound := range rolloutBuckets {
-		n += h.counts[i]
-		b[bound] = n
-	}
-	return b
-}

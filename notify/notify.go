@@ -1,6 +1,9 @@
-// Package notify speaks the service-manager side of sd_notify(3): one
-// datagram per state change to the Unix socket named by NOTIFY_SOCKET.
-// systemd's Type=notify services use it; so do hellomgr's own instances.
+// Package notify is the sending side of sd_notify(3): a service telling
+// its service manager of a state change, one datagram to the Unix socket
+// named by NOTIFY_SOCKET. The manager uses it towards systemd (a
+// Type=notify unit), the built-in server towards hellomgr. The receiving
+// side, hellomgr as the service manager of its instances (ready.notify),
+// is instance's ready socket, not this package.
 package notify
 
 import (

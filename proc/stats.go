@@ -77,42 +77,9 @@ func readStat(dir string) (Stats, error) {
 	if err != nil {
 		return Stats{}, vanished(err)
 	}
-	data := bytes.TrimRight(buf[:size], "\n")
-	// Field 2, the command, is in parentheses and may itself hold spaces and
-	// parentheses: the fields that follow start after the last ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return Stats{}, fmt.Errorf("parse %s/stat: no ')' after the command", dir)
-	}
-	var n [6]uint64 // utime (14), stime (15), num_threads (20), starttime (22), vsize (23), rss (24)
-	want := [6]int{14, 15, 20, 22, 23, 24}
-	field, j := 2, 0 // the field data[i] ends, and the next of want
-	rest := data[i+1:]
-	for j < len(want) {
-		rest = bytes.TrimLeft(rest, " ")
-		if len(rest) == 0 {
-			return Stats{}, fmt.Errorf("parse %s/stat: %d fields, want at least 24", dir, field)
-		}
-		end := bytes.IndexByte(rest, ' ')
-		if end < 0 {
-			end = len(rest)
-		}
-		field++
-		f := rest[:end]
-		rest = rest[end:]
-		if field == 3 {
-			if f[0] == 'Z' || f[0] == 'X' {
-				return Stats{}, notExist("process has exited and is not yet reaped")
-			}
-			continue
-		}
-		if field != want[j] {
-			continue
-		}
-		if n[j], err = parseUint(f); err != nil {
-			return Stats{}, fmt.Errorf("parse %s/stat field %d: %w", dir, field, err)
-		}
-		j++
+	n, err := statFields(dir, buf[:size])
+	if err != nil {
+		return Stats{}, err
 	}
 	boot, err := bootTime()
 	if err != nil {
@@ -125,6 +92,50 @@ func readStat(dir string) (Stats, error) {
 		VMBytes:    int64(n[4]),
 		RSSBytes:   int64(n[5]) * int64(pageSize),
 	}, nil
+}
+
+// statWant are the fields of /proc/PID/stat that Stats is made of: utime
+// (14), stime (15), num_threads (20), starttime (22), vsize (23), rss (24).
+var statWant = [6]int{14, 15, 20, 22, 23, 24}
+
+// statFields returns the fields statWant of data, the text of dir/stat. A
+// process that has exited and waits to be reaped (state Z or X, field 3)
+// is an error that matches os.ErrNotExist.
+func statFields(dir string, data []byte) (n [len(statWant)]uint64, err error) {
+	data = bytes.TrimRight(data, "\n")
+	// Field 2, the command, is in parentheses and may itself hold spaces and
+	// parentheses: the fields that follow start after the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return n, fmt.Errorf("parse %s/stat: no ')' after the command", dir)
+	}
+	rest, j := data[i+1:], 0 // j: the next of statWant
+	for field := 3; j < len(statWant); field++ {
+		var f []byte
+		f, rest = cutField(rest)
+		switch {
+		case len(f) == 0:
+			return n, fmt.Errorf("parse %s/stat: %d fields, want at least 24", dir, field-1)
+		case field == 3 && (f[0] == 'Z' || f[0] == 'X'):
+			return n, notExist("process has exited and is not yet reaped")
+		case field == statWant[j]:
+			if n[j], err = parseUint(f); err != nil {
+				return n, fmt.Errorf("parse %s/stat field %d: %w", dir, field, err)
+			}
+			j++
+		}
+	}
+	return n, nil
+}
+
+// cutField cuts the first field, delimited by spaces, off b.
+func cutField(b []byte) (field, rest []byte) {
+	b = bytes.TrimLeft(b, " ")
+	end := bytes.IndexByte(b, ' ')
+	if end < 0 {
+		end = len(b)
+	}
+	return b[:end], b[end:]
 }
 
 var pageSize = os.Getpagesize()
@@ -161,15 +172,17 @@ func openRetry(path string) (int, error) {
 	}
 }
 
-// parseUint parses a decimal number without allocating.
+// parseUint parses a decimal number without allocating. Its errors quote
+// a copy of b, so that b does not escape: readStat's buffer then stays on
+// the stack.
 func parseUint(b []byte) (uint64, error) {
 	if len(b) == 0 || len(b) > 20 {
-		return 0, fmt.Errorf("bad number %q", b)
+		return 0, fmt.Errorf("bad number %q", string(b))
 	}
 	var n uint64
 	for _, c := range b {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("bad number %q", b)
+			return 0, fmt.Errorf("bad number %q", string(b))
 		}
 		n = n*10 + uint64(c-'0')
 	}
