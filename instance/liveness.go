@@ -8,8 +8,9 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/cgroup"
 )
 
 // Liveness is the probe of a ready instance: off when Interval is 0.
@@ -35,7 +36,7 @@ const (
 type watch struct {
 	i      *Instance
 	pid    int
-	child  *process
+	group  *cgroup.Group // the process's cgroup, or nil
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -48,7 +49,7 @@ func (r *runner) watchReady() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &watch{i: r.i, pid: r.child.pid(), child: r.child, cancel: cancel}
+	w := &watch{i: r.i, pid: r.child.PID(), group: groupOf(r.child), cancel: cancel}
 	r.watch = w
 	if spec.Liveness.Interval > 0 && spec.OnUnhealthy != nil {
 		w.done.Go(func() { w.probe(ctx, spec.Liveness) })
@@ -172,10 +173,10 @@ func (i *Instance) CountReplacement(prev map[string]uint64, reason, cause string
 // started is called on the runner's goroutine once a process has been
 // spawned: it counts the process among those of its shared socket, and
 // puts the memory limit on its cgroup where the kernel can enforce it.
-func (r *runner) started(p *process) {
+func (r *runner) started(p Process) {
 	sharers.add(r.i.spec.Listener, 1)
 	if r.i.spec.MemoryLimit > 0 {
-		limitCgroupMemory(p.group, r.i.spec.MemoryLimit, r.i.log)
+		limitCgroupMemory(groupOf(p), r.i.spec.MemoryLimit, r.i.log)
 	}
 }
 
@@ -195,18 +196,6 @@ func (r *runner) restarting(pid int, reason string) {
 	if r.i.spec.OnRestart != nil {
 		r.i.spec.OnRestart(r.i, pid, reason)
 	}
-}
-
-// stopGroup sends the stop signal to the process group and, as systemd
-// does, SIGCONT after it: a stopped (SIGSTOP, frozen) process then gets
-// the signal and can drain, rather than hold its connections until
-// SIGKILL.
-func (p *process) stopGroup(sig syscall.Signal) error {
-	err := p.signalGroup(sig)
-	if sig != syscall.SIGKILL && sig != syscall.SIGCONT {
-		p.signalGroup(syscall.SIGCONT)
-	}
-	return err
 }
 
 // sharers counts, for each listening socket handed to instances, the

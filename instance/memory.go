@@ -63,7 +63,7 @@ func limitCgroupMemory(g *cgroup.Group, limit int64, log *slog.Logger) bool {
 func (w *watch) memory(ctx context.Context, limit int64) {
 	tick := time.NewTicker(memorySample)
 	defer tick.Stop()
-	g := w.child.group
+	g := w.group
 	kernel := g != nil && cgroupLimited(g.Dir())
 	base := oomKills(g, kernel)
 	for {
@@ -88,7 +88,7 @@ func (w *watch) memory(ctx context.Context, limit int64) {
 // rss adds up the resident memory of the instance's processes.
 func (w *watch) rss() int64 {
 	var pids []int
-	if g := w.child.group; g != nil {
+	if g := w.group; g != nil {
 		pids, _ = g.PIDs()
 	} else {
 		forEachProc(func(pid, _, sid int, state byte) {

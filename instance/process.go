@@ -41,12 +41,13 @@ var starts atomic.Uint64
 // killed with SIGKILL; the fork itself runs on the spawn thread (thread.go),
 // since the signal fires when the forking thread ends.
 //
-// The child's stdout and stderr share one pipe, whose read end goes to out
-// (a logs.Log moves its bytes into the port's file in the kernel).
-func spawn(spec *Spec, out Output, extraEnv []string) (*process, error) {
+// The child's stdout and stderr share one pipe, whose read end goes to
+// spec.Output (a logs.Log moves its bytes into the port's file in the
+// kernel).
+func spawn(spec *Spec) (*process, error) {
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Dir = spec.Dir
-	cmd.Env = append(spec.Env[:len(spec.Env):len(spec.Env)], extraEnv...)
+	cmd.Env = spec.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	if spec.Listener != nil {
 		cmd.ExtraFiles = []*os.File{spec.Listener}
@@ -63,7 +64,7 @@ func spawn(spec *Spec, out Output, extraEnv []string) (*process, error) {
 		r.Close()
 		return nil, err
 	}
-	p.watch(out, r)
+	p.watch(spec.Output, r)
 	return p, nil
 }
 
@@ -72,7 +73,7 @@ func spawn(spec *Spec, out Output, extraEnv []string) (*process, error) {
 // lines have reached the log.
 func (p *process) watch(out Output, r *os.File) {
 	p.output = dupFile(r, "output")
-	taken, abandon := out.Take(r, p.pid())
+	taken, abandon := out.Take(r, p.PID())
 	go func() {
 		err := p.waitAll()
 		// The last lines the child wrote may still be in the pipe: let
@@ -182,6 +183,8 @@ func exitedYet(pidfd int) (exited, done bool) {
 // endRest ends what the child left running once it has exited: with a
 // cgroup, every process still in it, after which the cgroup is removed;
 // without one, its process group and every process still in its session.
+// Its process group is killed either way, since a member may have left
+// the cgroup.
 // So a stopped instance leaves nothing behind, and one that crashed is
 // restarted only once nothing it started holds its port.
 func (p *process) endRest() {
@@ -194,6 +197,7 @@ func (p *process) endRest() {
 		case n > 0:
 			p.ended = fmt.Sprintf("ended %s left by pid %d in cgroup %s", processes(n), pid, p.group.Dir())
 		}
+		syscall.Kill(-pid, syscall.SIGKILL)
 		return
 	}
 	syscall.Kill(-pid, syscall.SIGKILL)
@@ -212,9 +216,9 @@ func processes(n int) string {
 // endTimeout bounds the wait for processes killed with SIGKILL to be gone.
 const endTimeout = 5 * time.Second
 
-// kill sends SIGKILL to the child's process group and, with a cgroup, to
+// Kill sends SIGKILL to the child's process group and, with a cgroup, to
 // every process in it, without waiting.
-func (p *process) kill() {
+func (p *process) Kill() {
 	p.signalGroup(syscall.SIGKILL)
 	if p.group != nil {
 		p.group.Kill()
@@ -352,8 +356,8 @@ func forEachProc(fn func(pid, ppid, sid int, state byte)) {
 	}
 }
 
-// pid is the process's pid, or 0 for a process that never started.
-func (p *process) pid() int {
+// PID is the process's pid, or 0 for a process that never started.
+func (p *process) PID() int {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return 0
 	}
@@ -363,37 +367,25 @@ func (p *process) pid() int {
 // signalGroup sends sig to the child's whole process group. A group that
 // is already gone is not an error.
 func (p *process) signalGroup(sig syscall.Signal) error {
-	err := syscall.Kill(-p.pid(), sig)
+	err := syscall.Kill(-p.PID(), sig)
 	if err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signal process group %d: %w", p.pid(), err)
+		return fmt.Errorf("signal process group %d: %w", p.PID(), err)
 	}
 	return nil
 }
 
-// exitReason classifies a Wait error for the restart counters.
-func exitReason(err error) (reason string, code int) {
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) {
-		if err == nil {
-			return "exited", 0
-		}
-		return "crashed", -1
-	}
-	if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed", -1
-	}
-	if exitErr.ExitCode() == 0 {
-		return "exited", 0
-	}
-	return "crashed", exitErr.ExitCode()
-}
+// Exited receives the child's exit once (see process).
+func (p *process) Exited() <-chan error { return p.exited }
 
-// describeExit says how a process ended, for messages.
-func describeExit(err error) string {
-	if err == nil {
-		return "exit status 0"
+// Stop sends sig to the process group and, as systemd does, SIGCONT
+// after it: a stopped (SIGSTOP, frozen) process then gets the signal and
+// can drain, rather than hold its connections until SIGKILL.
+func (p *process) Stop(sig syscall.Signal) error {
+	err := p.signalGroup(sig)
+	if sig != syscall.SIGKILL && sig != syscall.SIGCONT {
+		p.signalGroup(syscall.SIGCONT)
 	}
-	return err.Error()
+	return err
 }
 
 // syscallConner is an *os.File or a net connection or listener.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -18,7 +17,8 @@ type runner struct {
 	first   chan<- error // answered once, when the first start succeeds or fails
 	adopted *adoption    // set by Adopt: the process to begin with instead of a start
 
-	child       *process
+	child       Process    // nil in backoff, or after a spawn that failed
+	spawnErr    chan error // holds why the last start spawned no process, until handled
 	probeDone   chan error
 	cancelProbe context.CancelFunc
 	notReady    error        // set when the probe gave up on the current process
@@ -28,13 +28,13 @@ type runner struct {
 	killAt    <-chan time.Time
 	waiters   []chan struct{} // stop requests to answer when the process is gone
 
-	fails   int // unasked exits in a row, of runs shorter than ResetAfter
-	readyAt time.Time
-	watch   *watch // liveness and memory of the ready process (liveness.go)
+	fails   int       // unasked exits in a row, of runs shorter than ResetAfter
+	readyAt time.Time // when the current process became ready; zero until it is
+	watch   *watch    // liveness and memory of the ready process (liveness.go)
 }
 
-// run is the instance's event loop: one select over the process's exit, its
-// probe, the backoff and kill timers, and stop requests.
+// run is the instance's event loop: one select over a failed spawn, the
+// process's exit, its probe, the backoff and kill timers, and requests.
 func (r *runner) run() {
 	defer func() { r.i.finish(r.waiters) }()
 	if r.adopted != nil {
@@ -42,65 +42,67 @@ func (r *runner) run() {
 	} else {
 		r.start()
 	}
-	for {
-		var exited chan error
-		if r.child != nil {
-			exited = r.child.exited
-		}
-		select {
-		case err := <-r.probeDone:
-			r.probed(err)
-		case err := <-exited:
-			if r.exited(err) {
-				return
-			}
-		case <-r.restartAt:
-			r.restartAt = nil
-			r.start()
-		case <-r.killAt:
-			r.killAt = nil
-			r.i.log.Warn("did not stop in time, sending SIGKILL", "timeout", r.i.spec.StopTimeout)
-			r.child.kill() // its group and its whole cgroup
-		case reply := <-r.i.stops:
-			if r.stop(reply) {
-				return
-			}
-		case req := <-r.i.freezes:
-			r.freeze(req)
-		}
+	for !r.next() {
 	}
 }
 
-// start spawns a process and its readiness probe. A spawn that fails (the
-// executable is missing, say) counts as a run that ended at once.
+// next handles one event and reports whether the runner is done.
+func (r *runner) next() bool {
+	var exited <-chan error
+	if r.child != nil {
+		exited = r.child.Exited()
+	}
+	select {
+	case err := <-r.spawnErr:
+		r.spawnErr = nil
+		return r.startFailed(0, -1, err)
+	case err := <-r.probeDone:
+		r.probed(err)
+	case err := <-exited:
+		return r.exited(err)
+	case <-r.restartAt:
+		r.restartAt = nil
+		r.start()
+	case <-r.killAt:
+		r.killAt = nil
+		r.i.log.Warn("did not stop in time, sending SIGKILL", "timeout", r.i.spec.StopTimeout)
+		r.child.Kill() // its group and its whole cgroup
+	case reply := <-r.i.stops:
+		return r.stop(reply)
+	case req := <-r.i.freezes:
+		r.freeze(req)
+	}
+	return false
+}
+
+// start launches a process and its readiness probe. A launch that fails
+// (the executable is missing, say) spawns nothing: its error is the next
+// event, a failed start.
 func (r *runner) start() {
 	r.notReady = nil
-	var extraEnv []string
-	ns, err := r.listenReady()
-	if ns != nil {
-		extraEnv = []string{"NOTIFY_SOCKET=" + ns.name}
-	}
-	var p *process
-	if err == nil {
-		p, err = spawn(&r.i.spec, r.i.out, extraEnv)
-	}
-	r.i.setState(Starting, func(s *Status) { s.PID = 0 })
+	p, err := r.launch()
 	if err != nil {
 		r.closeReady()
-		r.child = &process{exited: make(chan error, 1)}
-		r.child.exited <- err
-		r.notReady = err
+		r.i.setState(Starting, func(s *Status) { s.PID = 0 })
+		r.spawnErr = make(chan error, 1)
+		r.spawnErr <- err
 		return
 	}
 	r.child = p
 	r.started(p)
-	r.i.setState(Starting, func(s *Status) { s.PID = p.pid(); s.StartTime = time.Now() })
+	r.i.setState(Starting, func(s *Status) { s.PID = p.PID(); s.StartTime = time.Now() })
+	r.probe(p)
+}
+
+// probe waits, on goroutines of its own, for p to be ready: its READY=1,
+// or an answer on the port. Its verdict arrives on probeDone.
+func (r *runner) probe(p Process) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.i.spec.Probe.Timeout)
 	r.cancelProbe = cancel
 	done := make(chan error, 1)
 	r.probeDone = done
-	if ns != nil {
-		go ns.serve(p.pid())
+	if ns := r.readySock; ns != nil {
+		go ns.serve(notifyPID(p))
 		go func() { done <- ns.wait(ctx) }()
 		return
 	}
@@ -137,31 +139,18 @@ func (r *runner) probed(err error) {
 	}
 	// Not ready in time: the process is hung or serves elsewhere. Kill it;
 	// its exit is handled as a failed start.
-	r.notReady = fmt.Errorf("not ready within %s: %v", r.i.spec.Probe.Timeout, err)
+	r.notReady = fmt.Errorf("not ready within %s: %w", r.i.spec.Probe.Timeout, err)
 	if errors.Is(err, errNoReady) {
 		r.notReady = fmt.Errorf("%w (%s): does the app use NOTIFY_SOCKET? ready.notify: true waits for it", err, r.i.spec.Probe.Timeout)
 	}
-	r.child.kill()
+	r.child.Kill()
 }
 
 // exited handles the end of the current process and reports whether the
 // runner is done.
 func (r *runner) exited(err error) bool {
-	if r.cancelProbe != nil {
-		r.cancelProbe()
-	}
-	r.closeReady()
-	pid := r.child.pid()
-	r.ended(pid)
-	if r.child.ended != "" { // what the process left running, ended before its exit came here
-		r.i.log.Warn(r.child.ended)
-	}
-	wasReady := r.i.Status().State == Ready
-	// Reap anything the child left in its group.
-	if pid > 0 {
-		syscall.Kill(-pid, syscall.SIGKILL)
-	}
-	r.child, r.probeDone, r.killAt = nil, nil, nil
+	wasReady := !r.readyAt.IsZero()
+	pid := r.endChild()
 	reason, code := exitReason(err)
 	if len(r.waiters) > 0 {
 		// The waiters are answered by finish, once a Start may begin anew.
@@ -169,17 +158,41 @@ func (r *runner) exited(err error) bool {
 		r.answerFirst(fmt.Errorf("instance %d (pid %d): %w", r.i.spec.Port, pid, errStoppedBeforeReady))
 		return true
 	}
-	cause := fmt.Sprintf("exited: %s", describeExit(err))
 	if !wasReady {
-		cause = r.startFailure(pid, err)
-		reason = "not-ready"
+		return r.startFailed(pid, code, r.startFailure(err))
 	}
+	cause := "exited: " + exitCause(err).Error()
 	r.i.log.Warn(cause)
-	r.i.mu.Lock()
-	r.i.status.LastExitCode, r.i.status.LastError = code, cause
-	r.i.mu.Unlock()
-	if !wasReady && r.first != nil {
-		err := r.startError(pid, cause)
+	r.recordExit(code, cause)
+	return r.restart(pid, reason)
+}
+
+// endChild lets go of the current process, which has exited, and of what
+// was about it: its probe, notify socket, watch and kill timer. It
+// returns the process's pid.
+func (r *runner) endChild() int {
+	if r.cancelProbe != nil {
+		r.cancelProbe()
+	}
+	r.closeReady()
+	pid := r.child.PID()
+	r.ended(pid)
+	if p, ok := r.child.(*process); ok && p.ended != "" {
+		r.i.log.Warn(p.ended) // what the process left running, ended before its exit came here
+	}
+	r.child, r.probeDone, r.killAt = nil, nil, nil
+	return pid
+}
+
+// startFailed handles a start that never became ready: the process pid
+// exited first (with code), or was never spawned (pid 0). It records
+// cause, answers Start with a *StartError, and restarts or gives up; it
+// reports whether the runner is done.
+func (r *runner) startFailed(pid, code int, cause error) bool {
+	r.i.log.Warn(cause.Error())
+	r.recordExit(code, cause.Error())
+	if r.first != nil {
+		err := &StartError{Port: r.i.spec.Port, PID: pid, Output: strings.TrimSpace(r.i.Output()), Err: cause}
 		if r.mode == GiveUp {
 			r.fail(nil) // before answering: Start's caller sees state failed
 			r.answerFirst(err)
@@ -187,38 +200,37 @@ func (r *runner) exited(err error) bool {
 		}
 		r.answerFirst(err)
 	}
+	return r.restart(pid, "not-ready")
+}
+
+// recordExit publishes how the last run ended.
+func (r *runner) recordExit(code int, cause string) {
+	r.i.mu.Lock()
+	r.i.status.LastExitCode, r.i.status.LastError = code, cause
+	r.i.mu.Unlock()
+}
+
+// startFailure says why a process never became ready.
+func (r *runner) startFailure(err error) error {
+	if r.notReady != nil {
+		return r.notReady
+	}
+	cause := fmt.Errorf("exited before ready: %w", exitCause(err))
+	if r.i.spec.Listener != nil && strings.Contains(strings.ToLower(r.i.Output()), "address already in use") {
+		// The app tried to bind the port that hellomgr holds for it.
+		cause = fmt.Errorf("%w; with reload.handoff: socket hellomgr holds the port and passes it as fd 3 (LISTEN_FDS=1): make the app accept on it, or set reload.handoff: none", cause)
+	}
+	return cause
+}
+
+// restart schedules the next start after the process pid ended for
+// reason, or gives up; it reports whether the runner is done.
+func (r *runner) restart(pid int, reason string) bool {
 	done := r.scheduleRestart(reason)
 	if !done {
 		r.restarting(pid, reason)
 	}
 	return done
-}
-
-// startFailure says why a process never became ready.
-func (r *runner) startFailure(pid int, err error) string {
-	if r.notReady != nil {
-		return r.notReady.Error()
-	}
-	cause := "exited before ready: " + describeExit(err)
-	if r.i.spec.Listener != nil && strings.Contains(strings.ToLower(r.i.Output()), "address already in use") {
-		// The app tried to bind the port that hellomgr holds for it.
-		cause += "; with reload.handoff: socket hellomgr holds the port and passes it as fd 3 (LISTEN_FDS=1): make the app accept on it, or set reload.handoff: none"
-	}
-	return cause
-}
-
-// startError is the error Start returns: port, pid, cause and the last
-// lines of output, so the user sees why without opening the log.
-func (r *runner) startError(pid int, cause string) error {
-	msg := fmt.Sprintf("instance %d", r.i.spec.Port)
-	if pid > 0 {
-		msg += fmt.Sprintf(" (pid %d)", pid)
-	}
-	msg += " " + cause
-	if out := strings.TrimSpace(r.i.Output()); out != "" {
-		msg += "\nlast output:\n  " + strings.ReplaceAll(out, "\n", "\n  ")
-	}
-	return fmt.Errorf("%s", msg)
 }
 
 // scheduleRestart moves to backoff, or to failed when the tries are used
@@ -268,8 +280,8 @@ func backoffDelay(b RestartPolicy, fails int) time.Duration {
 
 // stop handles a stop request and reports whether the runner is done.
 func (r *runner) stop(reply chan struct{}) bool {
-	if r.child == nil || r.child.cmd == nil {
-		// In backoff (or a spawn that failed): nothing to signal.
+	if r.child == nil {
+		// In backoff, or after a spawn that failed: nothing to signal.
 		r.i.setState(Stopped, func(s *Status) { s.PID = 0 })
 		r.waiters = append(r.waiters, reply) // answered by finish
 		r.answerFirst(fmt.Errorf("instance %d: %w", r.i.spec.Port, errStoppedBeforeReady))
@@ -287,7 +299,7 @@ func (r *runner) stop(reply chan struct{}) bool {
 		r.cancelProbe()
 	}
 	r.probeDone = nil
-	if err := r.child.stopGroup(r.i.spec.StopSignal); err != nil {
+	if err := r.child.Stop(r.i.spec.StopSignal); err != nil {
 		r.i.log.Warn(err.Error())
 	}
 	r.killAt = time.After(r.i.spec.StopTimeout)
