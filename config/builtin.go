@@ -30,26 +30,12 @@ func runsServe(argv []string, workDir string) bool {
 	} else if !filepath.IsAbs(name) {
 		path = filepath.Join(workDir, name)
 	}
-	return sameFile(path, self())
-}
-
-// self is the running hellomgr binary, or "" when it cannot be found.
-func self() string {
-	path, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	return path
+	exe, err := os.Executable() // the running hellomgr
+	return err == nil && sameFile(path, exe)
 }
 
 func sameFile(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }

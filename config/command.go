@@ -36,24 +36,47 @@ func (c *Config) Argv(port int, self string) []string {
 
 // command reads `command`, an argv list. The program itself is checked in
 // finish, once `dir` is known, since a relative path is relative to it.
-func (p *parser) command(v *yaml.Node) {
+// A misspelt placeholder is a problem, but leaves the command read, so
+// that its program is checked too.
+func (p *parser) command(key string, v *yaml.Node) ([]string, bool) {
 	n := deref(v)
 	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		p.add(v.Line, "command", "want a list of arguments, got a string%s", listHint(n.Value))
-		return
+		p.add(v.Line, key, "want a list of arguments, got a string%s", listHint(n.Value))
+		return nil, false
 	}
-	args, ok := p.argv("command", v, `remove "command:" to run the built-in server, or list a program and its arguments`)
+	args, ok := p.argv(key, v, `remove "command:" to run the built-in server, or list a program and its arguments`)
 	if !ok {
-		return
+		return nil, false
 	}
 	for i, arg := range args {
 		for _, bad := range misspelt(arg) {
-			key := fmt.Sprintf("command[%d]", i)
-			p.add(n.Content[i].Line, key, "%s is not a placeholder; did you mean %q?", quote(bad), PortPlaceholder)
+			p.add(n.Content[i].Line, fmt.Sprintf("%s[%d]", key, i), "%s is not a placeholder; did you mean %q?", quote(bad), PortPlaceholder)
 		}
 	}
-	p.c.Command = args
-	p.programLine = n.Content[0].Line
+	return args, true
+}
+
+// hook reads `hooks.on_failed` or `hooks.on_restart`.
+func (p *parser) hook(key string, v *yaml.Node) ([]string, bool) {
+	return p.runnable(key, v, "remove it to run nothing, or list a program and its arguments", "")
+}
+
+// reloadCommand reads `nginx.reload_command`. The default's "nginx" is not
+// looked up, written or left out: `check` often runs where PATH lacks
+// /usr/sbin, and writing the default must mean what leaving it out does.
+func (p *parser) reloadCommand(key string, v *yaml.Node) ([]string, bool) {
+	return p.runnable(key, v, `remove it for the default ["nginx", "-s", "reload"]`, "nginx")
+}
+
+// runnable reads an argv the manager runs from wherever it was started:
+// its program, unless it is trusted, is checked now and made absolute
+// against the config's folder if it is a path.
+func (p *parser) runnable(key string, v *yaml.Node, ifEmpty, trusted string) ([]string, bool) {
+	args, ok := p.argv(key, v, ifEmpty)
+	if ok && args[0] != trusted {
+		args[0], ok = p.program(key+"[0]", deref(v).Content[0].Line, args[0], p.c.Dir)
+	}
+	return args, ok
 }
 
 // argv reads a non-empty list of strings with a non-empty first item, the
@@ -68,24 +91,20 @@ func (p *parser) argv(key string, v *yaml.Node, ifEmpty string) ([]string, bool)
 		p.add(v.Line, key, `want a list like ["./app", "--port", "{port}"], got %s`, describe(n))
 		return nil, false
 	}
+	before := p.found()
 	args := make([]string, 0, len(n.Content))
-	ok := true
 	for i, item := range n.Content {
 		ik := fmt.Sprintf("%s[%d]", key, i)
-		s, good := p.scalar(ik, item, "a string")
+		s, ok := p.scalar(ik, item, "a string")
 		switch {
-		case !good:
-			ok = false
-		case strings.ContainsRune(s, 0):
+		case ok && strings.ContainsRune(s, 0):
 			p.add(item.Line, ik, "contains a NUL byte, which no argument can hold")
-			ok = false
-		case i == 0 && s == "":
+		case ok && i == 0 && s == "":
 			p.add(item.Line, ik, "empty program name")
-			ok = false
 		}
 		args = append(args, s)
 	}
-	return args, ok
+	return args, p.found() == before
 }
 
 // listHint turns `command: ./app --port {port}` into the list it was
@@ -130,13 +149,21 @@ func (p *parser) checkProgram() {
 		return
 	}
 	name, dir := p.c.Command[0], p.c.WorkDir
-	if p.dirBad {
+	if p.given("dir") && !p.good("dir") {
 		if strings.Contains(name, "/") && !filepath.IsAbs(name) {
 			return // `dir` is wrong already; one message is enough
 		}
 		dir = "" // and no hint about what is in it
 	}
-	p.program("command[0]", p.programLine, name, dir)
+	p.program("command[0]", p.programLine(), name, dir)
+}
+
+// programLine is the line of command[0], or 0.
+func (p *parser) programLine() int {
+	if e, ok := p.seen["command"]; ok && len(deref(e.val).Content) > 0 {
+		return deref(e.val).Content[0].Line
+	}
+	return 0
 }
 
 // program checks that name, the program of the argv at key, can run: a

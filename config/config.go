@@ -8,6 +8,7 @@
 package config
 
 import (
+	"fmt"
 	"syscall"
 	"time"
 )
@@ -56,7 +57,7 @@ type Config struct {
 	// Nginx is nil unless the file has an `nginx:` section.
 	Nginx *Nginx
 
-	Liveness Liveness // off unless `liveness:` sets http or tcp (see health.go)
+	Liveness Liveness // off unless `liveness:` sets http or tcp (see checkLiveness)
 	Limits   Limits
 	Hooks    Hooks
 }
@@ -177,3 +178,42 @@ type Nginx struct {
 // socket and says READY=1, so the defaults that follow from it (handoff,
 // notify) hold however it is spelled.
 func (c *Config) BuiltIn() bool { return len(c.Command) == 0 || c.servesBuiltIn }
+
+// Liveness probes an instance once it is ready (key `liveness`). It is off
+// unless `http` or `tcp: true` is set; an instance that fails Failures
+// probes in a row is replaced as `hellomgr restart PORT` replaces it.
+type Liveness struct {
+	Kind     ProbeKind     // "" (off), ProbeHTTP (`liveness.http`) or ProbeTCP (`liveness.tcp: true`)
+	Path     string        // `liveness.http`: a GET of it must answer below 500
+	Interval time.Duration // `liveness.interval`, default 10s: from one probe to the next
+	Timeout  time.Duration // `liveness.timeout`, default 2s: a probe not answered by then failed; less than Interval
+	Failures int           // `liveness.failures`, default 3: failed probes in a row that replace the instance
+}
+
+// On reports whether the instances are probed once ready.
+func (l Liveness) On() bool { return l.Kind != "" }
+
+// Limits bounds what an instance may use (key `limits`).
+type Limits struct {
+	// MemoryBytes is `limits.memory` in bytes, 0 for none: an instance
+	// (its process and everything it started) over it is replaced as
+	// `hellomgr restart PORT` replaces it.
+	MemoryBytes int64
+}
+
+// Hooks are commands run when an instance changes state (key `hooks`).
+type Hooks struct {
+	OnFailed  []string      // `hooks.on_failed`: argv run when an instance gives up (state failed)
+	OnRestart []string      // `hooks.on_restart`: argv run when an instance is restarted unasked (an exit, liveness, memory)
+	Timeout   time.Duration // `hooks.timeout`, default 10s: a hook still running then is killed
+}
+
+// Describe says what the probe does, for check: "GET /healthz every
+// 10s (timeout 2s); 3 failed in a row replace the instance".
+func (l Liveness) Describe() string {
+	what := "a TCP connect"
+	if l.Kind == ProbeHTTP {
+		what = "GET " + l.Path
+	}
+	return fmt.Sprintf("%s every %s (timeout %s); %d failed in a row replace the instance", what, l.Interval, l.Timeout, l.Failures)
+}

@@ -45,17 +45,12 @@ func docRows(t *testing.T) []docRow {
 	return rows
 }
 
-// leafKeys lists every key a file can set, dotted: "ports", "ready.timeout".
+// leafKeys lists every key a file can set, dotted, in the table's order:
+// "ports", "ready.timeout".
 func leafKeys() []string {
 	var out []string
-	for _, top := range keys[""] {
-		if sub, ok := keys[top]; ok {
-			for _, k := range sub {
-				out = append(out, top+"."+k)
-			}
-		} else {
-			out = append(out, top)
-		}
+	for _, s := range settings(&Config{Nginx: &Nginx{}}) {
+		out = append(out, s.key)
 	}
 	return out
 }

@@ -48,8 +48,8 @@ func TestDefaults(t *testing.T) {
 		Metrics:  Metrics{Address: "127.0.0.1:0"},
 		Socket:   filepath.Join(dir, ".hellomgr", "hellomgr.sock"),
 		StateDir: filepath.Join(dir, ".hellomgr"),
-		Liveness: defaultLiveness,
-		Hooks:    defaultHooks,
+		Liveness: Liveness{Interval: 10 * time.Second, Timeout: 2 * time.Second, Failures: 3},
+		Hooks:    Hooks{Timeout: 10 * time.Second},
 	}
 	if got := mustLoad(t, path); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -144,8 +144,8 @@ func TestFullConfig(t *testing.T) {
 			ReloadCommand: []string{"sh", "-c", "sudo nginx -s reload"},
 			DrainTimeout:  0,
 		},
-		Liveness: defaultLiveness,
-		Hooks:    defaultHooks,
+		Liveness: Liveness{Interval: 10 * time.Second, Timeout: 2 * time.Second, Failures: 3},
+		Hooks:    Hooks{Timeout: 10 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,15 +41,15 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	p := &parser{file: file, c: defaults(abs), metricsPort: -1}
+	p := newParser(file, defaults(abs))
 	root := p.document(data)
 	if root == nil {
 		return nil, p.err()
 	}
-	p.top(root)
+	if p.read("", root, root) && !p.given("ports") && !misspeltPorts(root) {
+		p.add(root.Line, "", noPorts)
+	}
 	p.finish()
-	p.checkHealth(root)
-	p.checkExecSize()
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -68,8 +67,10 @@ func DefaultSocket(path string) (string, error) {
 	return defaults(abs).Socket, nil
 }
 
-// defaults is the config of a file that sets nothing but its ports.
-// Reload.Handoff is left to finish: it depends on the command.
+// defaults is the config of a file that sets nothing but its ports. It
+// holds the nginx section's defaults too, dropped by finish unless the
+// file has that section. Ready.Notify and Reload.Handoff are left to
+// finish: they depend on the command.
 func defaults(file string) *Config {
 	dir := filepath.Dir(file)
 	state := filepath.Join(dir, ".hellomgr")
@@ -85,92 +86,30 @@ func defaults(file string) *Config {
 		Metrics:  Metrics{Address: "127.0.0.1:0"},
 		Socket:   filepath.Join(state, "hellomgr.sock"),
 		StateDir: state,
-		Liveness: defaultLiveness,
-		Hooks:    defaultHooks,
+		Nginx:    &Nginx{Upstream: "hellomgr", ReloadCommand: []string{"nginx", "-s", "reload"}, DrainTimeout: 10 * time.Second},
+		Liveness: Liveness{Interval: 10 * time.Second, Timeout: 2 * time.Second, Failures: 3},
+		Hooks:    Hooks{Timeout: 10 * time.Second},
 	}
-}
-
-// top dispatches each top-level key to the code that reads it.
-func (p *parser) top(root *yaml.Node) {
-	sawPorts := false
-	p.section("", root, keys[""], func(k, v *yaml.Node) {
-		switch k.Value {
-		case "ports":
-			sawPorts = true
-			p.ports(v)
-		case "address":
-			p.address(v)
-		case "command":
-			p.command(v)
-		case "dir":
-			p.workDir(v)
-		case "env":
-			p.envLine = k.Line
-			p.env(v)
-		case "ready":
-			p.ready(v)
-		case "stop":
-			p.stop(v)
-		case "restart":
-			p.restart(v)
-		case "reload":
-			p.reload(v)
-		case "logs":
-			p.logs(v)
-		case "metrics":
-			p.metrics(v)
-		case "socket":
-			p.socket(v)
-		case "nginx":
-			p.nginx(k, v)
-		case "liveness":
-			p.liveness(k, v)
-		case "limits":
-			p.limits(v)
-		case "hooks":
-			p.hooks(v)
-		}
-	})
-	if !sawPorts && !p.misspeltPorts(root) {
-		p.add(root.Line, "", noPorts)
-	}
-}
-
-// misspeltPorts reports whether root has a key taken for a misspelt
-// "ports", which was reported already: "no ports" would say it twice.
-func (p *parser) misspeltPorts(root *yaml.Node) bool {
-	n := deref(root)
-	if n.Kind != yaml.MappingNode {
-		return true // reported as not a mapping
-	}
-	for i := 0; i < len(n.Content); i += 2 {
-		if k := deref(n.Content[i]); k.Kind == yaml.ScalarNode && suggest(k.Value, keys[""]) == "ports" {
-			return true
-		}
-	}
-	return false
 }
 
 // document decodes data and returns its top-level node, or nil after
 // recording why there is nothing to read. A second document is an error,
 // not silently ignored: it usually holds settings the user expects to apply.
 func (p *parser) document(data []byte) *yaml.Node {
-	in := &lineReader{data: data}
-	dec := yaml.NewDecoder(in)
-	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			p.add(1, "", noPorts)
 		} else {
-			p.syntax(data, in.read, err)
+			p.syntax(data, err)
 		}
 		return nil
 	}
-	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		p.syntax(data, in.read, err)
+		p.syntax(data, err)
 		return nil
 	default:
 		p.add(next.Line, "", "a second YAML document starts here; a config is one document, remove the \"---\"")
@@ -182,142 +121,51 @@ func (p *parser) document(data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
-// lineReader hands data to the YAML decoder one line at a time, so that
-// read says how far the decoder had to look when it failed: yaml.v3 reads
-// only as far as it needs (a few characters of lookahead), and a line
-// more is never read for nothing.
-type lineReader struct {
-	data []byte
-	read int
-}
-
-func (r *lineReader) Read(b []byte) (int, error) {
-	if r.read == len(r.data) {
-		return 0, io.EOF
-	}
-	line := r.data[r.read:]
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i+1]
-	}
-	n := copy(b, line)
-	r.read += n
-	return n, nil
-}
-
-var yamlError = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
-
-// syntax records a YAML syntax error, found once the decoder had read the
-// first read bytes of data. yaml.v3 often blames the line where the
-// enclosing block began, or no line at all, so the line blamed is the
-// first one whose prefix of the file fails the same way (failingLine).
-func (p *parser) syntax(data []byte, read int, err error) {
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	line := 1
-	if m := yamlError.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	// The prefix that ends with the last line the decoder read fails as
-	// the whole file did: the decoder saw nothing else.
-	last := bytes.Count(data[:max(read-1, 0)], []byte("\n")) + 1
-	line = failingLine(data, lines, line, last, msg)
-	if line >= 1 && line <= len(lines) {
-		text := lines[line-1]
-		indent := text[:len(text)-len(bytes.TrimLeft(text, " \t"))]
-		if bytes.IndexByte(indent, '\t') >= 0 {
-			p.add(line, "", "tab in indentation; YAML indents with spaces only")
-			return
+// syntax records a YAML syntax error on the line yaml.v3 gives, or line 1
+// when it gives none. yaml.v3 has no typed syntax error, so the line is
+// read from the front of its message: "yaml: line 4: ...".
+func (p *parser) syntax(data []byte, err error) {
+	line, msg := 1, strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n", " "), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		num, text, _ := strings.Cut(rest, ": ")
+		if n, err := strconv.Atoi(num); err == nil {
+			line, msg = n, text
 		}
+	}
+	if tabIndented(data, line) {
+		p.add(line, "", "tab in indentation; YAML indents with spaces only")
+		return
 	}
 	p.add(line, "", "invalid YAML: %s%s", msg, syntaxHint(msg))
 }
 
-// cheapPrefix is the size of a prefix of the file that costs next to
-// nothing to parse again.
-const cheapPrefix = 64 << 10
-
-// failingLine returns the smallest n such that the first n lines of data
-// fail to parse with message msg, given that the first last lines do and
-// that yaml.v3 put the error on line yamlLine.
-//
-// Each try parses data up to line n again, so the search is led by cost.
-// First the lines of the first cheapPrefix bytes, in steps that double:
-// a construct left open on line 1 or 2 (a quote, a list) fails there, and
-// a file of usual size is searched whole. Beyond that, yamlLine (where the
-// construct at fault began, or where the error is) is taken as the lowest
-// line, and the search steps back from last in steps that double: the
-// answer is most often last or a line before it, so a large file costs
-// none or one or two parses more, never one per halving of the file.
-func failingLine(data []byte, lines [][]byte, yamlLine, last int, msg string) int {
-	ends := make([]int, last+1) // ends[n]: bytes in the first n lines
-	for i, l := range lines[:last] {
-		ends[i+1] = ends[i] + len(l)
+// tabIndented reports whether line n of data is indented with a tab, which
+// yaml.v3 only calls a character that cannot start any token.
+func tabIndented(data []byte, n int) bool {
+	for ; n > 1 && len(data) > 0; n-- {
+		_, data, _ = bytes.Cut(data, []byte("\n"))
 	}
-	fails := func(n int) bool { return parseError(data[:ends[n]]) == msg }
-	lo, hi := 1, last
-	for n := 1; n < last && ends[n] <= cheapPrefix; n *= 2 {
-		if fails(n) {
-			hi = n
-			break
-		}
-		lo = n + 1
-	}
-	if hi == last {
-		lo = max(lo, min(yamlLine, last))
-		for step := 1; lo < hi; step *= 2 {
-			n := max(hi-step, lo)
-			if !fails(n) {
-				lo = n + 1
-				break
-			}
-			hi = n
-		}
-	}
-	for lo < hi { // fails(hi); the answer is in [lo, hi]
-		mid := lo + (hi-lo)/2
-		if fails(mid) {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return hi
+	text, _, _ := bytes.Cut(data, []byte("\n"))
+	indent := text[:len(text)-len(bytes.TrimLeft(text, " \t"))]
+	return bytes.IndexByte(indent, '\t') >= 0
 }
 
-// parseError is the message, without "yaml: line N: ", of the first syntax
-// error in data, or "".
-func parseError(data []byte) string {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			return ""
-		}
-		if err != nil {
-			msg := strings.ReplaceAll(err.Error(), "\n", " ")
-			if m := yamlError.FindStringSubmatch(msg); m != nil {
-				return m[2]
-			}
-			return msg
-		}
-	}
-}
-
-// syntaxHint says what usually causes yaml.v3's terser messages.
+// syntaxHint says what usually causes yaml.v3's terser messages. The line
+// yaml.v3 gives for an unclosed list, quote or a bad indentation is often
+// where the enclosing block began, or the end of the file, so the hints
+// do not say "on this line".
 func syntaxHint(msg string) string {
 	switch {
 	case strings.Contains(msg, "mapping values are not allowed"):
 		return ` (check the indentation, or quote a value that contains ": ")`
 	case strings.Contains(msg, "did not find expected key"):
-		return " (check the indentation of this line and the one above)"
+		return " (check the indentation of the lines below)"
 	case strings.Contains(msg, "did not find expected ',' or"):
-		return " (a list or mapping opened on this line is not closed)"
+		return " (a list or mapping is not closed)"
 	case strings.Contains(msg, "cannot start any token"):
 		return " (quote a value that starts with @, ` or %)"
 	case strings.Contains(msg, "unexpected end of stream"):
-		return " (a quote opened on this line is not closed)"
+		return " (a quote is not closed)"
 	}
 	return ""
 }

@@ -38,23 +38,21 @@ func (p *parser) path(key string, v *yaml.Node, want string) (given, abs string,
 }
 
 // workDir reads `dir`, the children's working directory: it must exist.
-func (p *parser) workDir(v *yaml.Node) {
-	given, abs, ok := p.path("dir", v, `a folder like "app"`)
+func (p *parser) workDir(key string, v *yaml.Node) (string, bool) {
+	given, abs, ok := p.path(key, v, `a folder like "app"`)
 	if !ok {
-		p.dirBad = true
-		return
+		return "", false
 	}
 	fi, err := os.Stat(abs)
 	switch {
 	case err != nil:
-		p.add(v.Line, "dir", "%s %s", shown(given, abs), missing(given, err))
-		p.dirBad = true
+		p.add(v.Line, key, "%s %s", shown(given, abs), missing(given, err))
 	case !fi.IsDir():
-		p.add(v.Line, "dir", "%s is not a directory", shown(given, abs))
-		p.dirBad = true
+		p.add(v.Line, key, "%s is not a directory", shown(given, abs))
 	default:
-		p.c.WorkDir = abs
+		return abs, true
 	}
+	return "", false
 }
 
 // missing words a failed Stat, with a hint for the one common slip that
@@ -73,16 +71,16 @@ func missing(given string, err error) string {
 // logsDir reads `logs.dir`. The folder is created by the manager, so it
 // need not exist, but it must be creatable: its nearest existing parent
 // must be a folder.
-func (p *parser) logsDir(val *yaml.Node) {
-	given, abs, ok := p.path("logs.dir", val, `a folder like "logs"`)
+func (p *parser) logsDir(key string, v *yaml.Node) (string, bool) {
+	given, abs, ok := p.path(key, v, `a folder like "logs"`)
 	if !ok {
-		return
+		return "", false
 	}
 	if msg := creatable(abs); msg != "" {
-		p.add(val.Line, "logs.dir", "%s %s", shown(given, abs), msg)
-		return
+		p.add(v.Line, key, "%s %s", shown(given, abs), msg)
+		return "", false
 	}
-	p.c.Logs.Dir = abs
+	return abs, true
 }
 
 // creatable says why the folder dir could not be used or made, or "".
@@ -106,22 +104,31 @@ func creatable(dir string) string {
 
 // socket reads `socket`, the control socket's path. Its length is checked
 // in finish, where the default is checked too.
-func (p *parser) socket(v *yaml.Node) {
-	if _, abs, ok := p.path("socket", v, `a path like "/tmp/hellomgr.sock"`); ok {
-		p.c.Socket, p.socketLine = abs, v.Line
-	}
+func (p *parser) socket(key string, v *yaml.Node) (string, bool) {
+	_, abs, ok := p.path(key, v, `a path like "/tmp/hellomgr.sock"`)
+	return abs, ok
 }
 
-// checkSocket refuses a socket path too long to bind: the kernel's error
-// ("invalid argument") would not say why.
-func (p *parser) checkSocket() {
-	n := len(p.c.Socket)
-	if n <= maxSocketPath {
-		return
+// upstreamFile reads `nginx.upstream_file`. The file is (re)written by
+// hellomgr, so only its folder must exist.
+func (p *parser) upstreamFile(key string, v *yaml.Node) (string, bool) {
+	given, abs, ok := p.path(key, v, `a path like "/etc/nginx/conf.d/hellomgr.conf"`)
+	if !ok {
+		return "", false
 	}
-	if p.socketLine > 0 {
-		p.add(p.socketLine, "socket", "path is %d bytes, more than the %d a Unix socket allows; choose a shorter one, e.g. socket: /tmp/hellomgr.sock", n, maxSocketPath)
-		return
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		p.add(v.Line, key, "%s is a directory; name a file in it", shown(given, abs))
+		return "", false
 	}
-	p.add(1, "socket", "the default %s is %d bytes, more than the %d a Unix socket allows; add a shorter `socket:`, e.g. socket: /tmp/hellomgr.sock", p.c.Socket, n, maxSocketPath)
+	parent := filepath.Dir(abs)
+	fi, err := os.Stat(parent)
+	switch {
+	case err != nil:
+		p.add(v.Line, key, "%s: folder %s %s", shown(given, abs), parent, missing(given, err))
+	case !fi.IsDir():
+		p.add(v.Line, key, "%s: %s is not a directory", shown(given, abs), parent)
+	default:
+		return abs, true
+	}
+	return "", false
 }

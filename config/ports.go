@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -29,67 +30,55 @@ func (s span) String() string {
 func (s span) size() int { return s.hi - s.lo + 1 }
 
 // ports reads `ports`: a list of ports and "A-B" ranges, or one of them
-// alone. Ports is set, expanded and sorted, only if every item is good.
-func (p *parser) ports(v *yaml.Node) {
+// alone, into the ports expanded and sorted, only if every item is good.
+func (p *parser) ports(key string, v *yaml.Node) ([]int, bool) {
 	n := deref(v)
 	items := n.Content
 	switch {
 	case isNull(n):
-		p.add(v.Line, "ports", noPorts)
-		return
+		p.add(v.Line, key, noPorts)
+		return nil, false
 	case n.Kind == yaml.ScalarNode:
 		items = []*yaml.Node{v}
 	case n.Kind != yaml.SequenceNode:
-		p.add(v.Line, "ports", `want a list like [8001, "8002-8004"], got %s`, describe(n))
-		return
+		p.add(v.Line, key, `want a list like [8001, "8002-8004"], got %s`, describe(n))
+		return nil, false
 	case len(items) == 0:
-		p.add(v.Line, "ports", "empty list; list at least one port, e.g. ports: [8001]")
-		return
+		p.add(v.Line, key, "empty list; list at least one port, e.g. ports: [8001]")
+		return nil, false
 	}
-	ok := true
+	before := p.found()
 	spans := make([]span, 0, len(items))
 	for _, item := range items {
 		s, msg := parseSpan(deref(item))
 		if msg != "" {
-			p.add(item.Line, "ports", "%s", msg)
-			ok = false
+			p.add(item.Line, key, "%s", msg)
 			continue
 		}
 		s.line = item.Line
 		spans = append(spans, s)
 	}
-	ports, expanded := p.expand(spans)
-	if ok && expanded {
-		p.c.Ports, p.portsOK = ports, true
-	}
+	ports := p.expand(spans)
+	return ports, p.found() == before
 }
 
 var spanRE = regexp.MustCompile(`^\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?$`)
 
 // parseSpan reads one item, returning what is wrong with it if anything.
 func parseSpan(n *yaml.Node) (span, string) {
-	var lo, hi string
+	var i int64 // yaml.v3 also reads 0x1F41 and 8_001
 	switch tag := n.ShortTag(); {
-	case n.Kind != yaml.ScalarNode || tag == "!!null" || tag == "!!float" || tag == "!!bool":
+	case n.Kind == yaml.ScalarNode && tag == "!!int" && n.Decode(&i) == nil:
+		port := strconv.FormatInt(i, 10)
+		return checkSpan(port, port)
+	case n.Kind != yaml.ScalarNode || slices.Contains([]string{"!!null", "!!float", "!!bool", "!!int"}, tag):
 		return span{}, fmt.Sprintf(`want a port like 8001 or a range like "8001-8004", got %s`, describe(n))
-	case tag == "!!int":
-		var i int64 // yaml.v3 also reads 0x1F41 and 8_001
-		if n.Decode(&i) != nil {
-			return span{}, fmt.Sprintf(`want a port like 8001 or a range like "8001-8004", got %s`, describe(n))
-		}
-		lo = strconv.FormatInt(i, 10)
-		hi = lo
-	default:
-		m := spanRE.FindStringSubmatch(n.Value)
-		if m == nil {
-			return span{}, fmt.Sprintf(`%s is not a port or a range like "8001-8004"`, quote(n.Value))
-		}
-		lo, hi = m[1], m[2]
-		if hi == "" {
-			hi = lo
-		}
 	}
-	return checkSpan(lo, hi)
+	m := spanRE.FindStringSubmatch(n.Value)
+	if m == nil {
+		return span{}, fmt.Sprintf(`%s is not a port or a range like "8001-8004"`, quote(n.Value))
+	}
+	return checkSpan(m[1], cmp.Or(m[2], m[1]))
 }
 
 // checkSpan checks the two ends of a span, given as digits.
@@ -119,24 +108,23 @@ func checkSpan(lo, hi string) (span, string) {
 // for too many in all, and returns their ports, sorted. Spans are compared
 // as intervals: a port-by-port map would make "1-65535" listed a thousand
 // times cost a billion steps.
-func (p *parser) expand(spans []span) ([]int, bool) {
+func (p *parser) expand(spans []span) []int {
 	var kept []span
-	total, ok := 0, true
+	total := 0
 	for _, s := range spans {
 		if i := slices.IndexFunc(kept, func(k span) bool { return k.lo <= s.hi && s.lo <= k.hi }); i >= 0 {
 			p.add(s.line, "ports", "%s", clash(s, kept[i]))
-			ok = false
 			continue
 		}
 		kept = append(kept, s)
 		total += s.size()
 		if total > maxPorts {
-			if len(kept) == 1 {
-				p.add(s.line, "ports", "%q is %d ports; at most %d are allowed", s.String(), total, maxPorts)
-			} else {
-				p.add(s.line, "ports", "%q brings the total to %d ports; at most %d are allowed", s.String(), total, maxPorts)
+			size := "is"
+			if len(kept) > 1 {
+				size = "brings the total to"
 			}
-			return nil, false
+			p.add(s.line, "ports", "%q %s %d ports; at most %d are allowed", s.String(), size, total, maxPorts)
+			return nil
 		}
 	}
 	ports := make([]int, 0, total)
@@ -146,7 +134,7 @@ func (p *parser) expand(spans []span) ([]int, bool) {
 		}
 	}
 	slices.Sort(ports)
-	return ports, ok
+	return ports
 }
 
 // clash says how s repeats a port of prev, an earlier item.

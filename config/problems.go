@@ -20,19 +20,16 @@ type parser struct {
 	more     int       // problems found beyond those
 	moreLine int       // the first line of those
 
-	// Facts the cross-key checks in finish need, with the lines to blame.
-	portsOK     bool // Ports is complete, so its length is meaningful
-	dirBad      bool // `dir` is wrong, so command[0] cannot be looked for in it
-	programLine int  // line of command[0]
-	maxUnavail  *yaml.Node
-	handoffSet  bool
-	notifySet   bool
-	socketLine  int // 0: Socket is the default
-	backoffLine int
-	maxBackLine int
-	envLine     int // line of the `env` key
-	metricsPort int // -1 unless metrics.address names a port
-	metricsLine int
+	readers map[string]reader // the table's, into c
+	seen    map[string]entry  // the keys read, by dotted path
+}
+
+func newParser(file string, c *Config) *parser {
+	p := &parser{file: file, c: c, readers: map[string]reader{}, seen: map[string]entry{}}
+	for _, s := range settings(c) {
+		p.readers[s.key] = s.read
+	}
+	return p
 }
 
 // problem is one thing wrong with the file. msg starts with the key path
@@ -75,6 +72,9 @@ func (p *parser) add(line int, key, format string, args ...any) {
 func (p *parser) listed(line int) bool {
 	return len(p.problems) < maxProblems || line < p.problems[len(p.problems)-1].line
 }
+
+// found counts the problems so far, listed or not.
+func (p *parser) found() int { return len(p.problems) + p.more }
 
 // count records a problem that is not listed.
 func (p *parser) count(line int) {
@@ -164,13 +164,7 @@ func abs(n int) int { return max(n, -n) }
 // two neighbours, since "prot" for "port" is one slip, not two.
 func distance(a, b string) int {
 	s, t := []rune(a), []rune(b)
-	// Three rows on the stack for a word of the usual size: suggest may
-	// run once per key of a large file.
-	var rows [3][32]int
-	prev2, prev, cur := rows[0][:], rows[1][:], rows[2][:]
-	if len(t) >= len(rows[0]) {
-		prev2, prev, cur = make([]int, len(t)+1), make([]int, len(t)+1), make([]int, len(t)+1)
-	}
+	prev2, prev, cur := make([]int, len(t)+1), make([]int, len(t)+1), make([]int, len(t)+1)
 	for j := range prev {
 		prev[j] = j
 	}
