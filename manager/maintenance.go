@@ -42,7 +42,7 @@ func (m *Manager) StopPorts(ctx context.Context, ports []int, progress Progress)
 			pid := i.Status().PID
 			i.Stop(ctx)
 			m.closeListener(port)
-			progress("%d: stopped (was pid %d); it stays stopped until hellomgr start %d", port, pid, port)
+			r.progress("%d: stopped (was pid %d); it stays stopped until hellomgr start %d", port, pid, port)
 		}
 		return nil
 	})

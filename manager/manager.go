@@ -60,6 +60,10 @@ type Manager struct {
 	down            chan struct{}               // closed when a client asks the manager to stop
 	downOnce        sync.Once
 
+	// launch starts the instances' processes: nil, the real fork and exec;
+	// tests set a fake (internal/fakeproc).
+	launch instance.Launcher
+
 	// Set by Resume: upgrades of this manager, and why the last one failed.
 	upgrades   int
 	upgradeErr string

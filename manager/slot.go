@@ -65,6 +65,7 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 		Output:   s.log,
 		OnFailed: m.onFailed(s),
 		Cgroup:   cgroupTree(cfg),
+		Launch:   m.launch,
 	}) // liveness, limits.memory and hooks: health.go
 }
 
