@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,49 +26,38 @@ of nginx can see a failed request, which requests and the one change that
 saves them. Exit 0 when a reload would go ahead, 1 otherwise.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := cf.load()
-			if err != nil {
-				return err
-			}
-			out := c.OutOrStdout()
-			fmt.Fprintf(out, "%s: ok, %d ports, %s\n", cfg.File, len(cfg.Ports), describeCommand(cfg))
-			printSwap(out, cfg)
-			printHealth(out, cfg) // liveness and limits.memory: health.go
-			if err := manager.CheckPaths(cfg); err != nil {
-				return err
-			}
-			report, err := clientFor(cfg).Status(c.Context())
-			if errors.Is(err, manager.ErrNotRunning) {
-				fmt.Fprintln(out, "no manager is running for this config: `hellomgr up` would start every port")
-				return checkFree(cfg.Address, cfg.Ports)
-			}
-			if err != nil {
-				return err
-			}
-			var running []int
-			for _, in := range report.Instances {
-				running = append(running, in.Port)
-			}
-			plan := manager.PlanPorts(running, cfg.Ports)
-			fmt.Fprintf(out, "manager pid %d: a reload would\n", report.PID)
-			fmt.Fprintf(out, "  replace: %s\n  add:     %s\n  remove:  %s\n", orNone(plan.Replaced), orNone(plan.Added), orNone(plan.Removed))
-			return checkFree(cfg.Address, plan.Added)
+			return runCheck(c.Context(), &cf, c.OutOrStdout())
 		},
 	}
 	cf.register(c)
 	return c
 }
 
-// checkFree reports the ports another program holds on host; any is a
-// failure.
-func checkFree(host string, ports []int) error {
-	var taken []error
-	for _, port := range ports {
-		if err := manager.CheckPortFree(host, port); err != nil {
-			taken = append(taken, err)
-		}
+// runCheck validates the config, says how its rollouts go, then what a
+// reload would do (manager.PlanReload). A port another program holds
+// fails it.
+func runCheck(ctx context.Context, cf *configFlag, out io.Writer) error {
+	cfg, err := cf.load()
+	if err != nil {
+		return err
 	}
-	return errors.Join(taken...)
+	fmt.Fprintf(out, "%s: ok, %d ports, %s\n", cfg.File, len(cfg.Ports), describeCommand(cfg))
+	printSwap(out, cfg)
+	printHealth(out, cfg) // liveness and limits.memory: health.go
+	if err := manager.CheckPaths(cfg); err != nil {
+		return err
+	}
+	plan, err := manager.PlanReload(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if plan.PID == 0 {
+		fmt.Fprintln(out, "no manager is running for this config: `hellomgr up` would start every port")
+	} else {
+		fmt.Fprintf(out, "manager pid %d: a reload would\n", plan.PID)
+		fmt.Fprintf(out, "  replace: %s\n  add:     %s\n  remove:  %s\n", orNone(plan.Replaced), orNone(plan.Added), orNone(plan.Removed))
+	}
+	return errors.Join(plan.Taken...)
 }
 
 func describeCommand(cfg *config.Config) string {

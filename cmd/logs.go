@@ -1,18 +1,13 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,16 +46,7 @@ files only: it works with or without a running manager.`,
 	return c
 }
 
-// maxArgs is cobra.MaximumNArgs with the error marked as a usage error.
-func maxArgs(n int) cobra.PositionalArgs {
-	return func(c *cobra.Command, args []string) error {
-		if err := cobra.MaximumNArgs(n)(c, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
-
+// run prints the log of the port in args or, without one, of every port.
 func (o *logsOptions) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := o.config.load()
 	if err != nil {
@@ -76,84 +62,31 @@ func (o *logsOptions) run(ctx context.Context, args []string, stdout, stderr io.
 		}
 		return fmt.Errorf("%s: logs.to is journal, so there are no log files; try: journalctl -u hellomgr HELLOMGR_PORT=%s", cfg.File, port)
 	}
-	ports, prefixed := cfg.Ports, true
-	if len(args) == 1 {
-		port, err := strconv.Atoi(args[0])
-		if err != nil || !slices.Contains(cfg.Ports, port) {
-			return usageError{fmt.Errorf("port %s is not in %s (configured: %s)", args[0], cfg.File, joinPorts(cfg.Ports))}
-		}
-		ports, prefixed = []int{port}, false
+	if len(args) == 0 {
+		return o.print(ctx, cfg.Logs.Dir, cfg.Ports, true, stdout, stderr)
 	}
-	out := bufio.NewWriter(stdout)
-	defer out.Flush()
-	followers := make([]*follower, len(ports))
-	defer func() {
-		for _, fl := range followers {
-			if fl != nil {
-				fl.Close()
-			}
-		}
-	}()
-	for i, port := range ports {
-		fl := &follower{Follower: logs.NewFollower(cfg.Logs.Dir, port)}
-		if prefixed {
-			fl.prefix = strconv.Itoa(port) + " | "
-		}
-		followers[i] = fl
-		lines, err := fl.Tail(o.lines)
-		if errors.Is(err, fs.ErrNotExist) && !o.follow && len(lines) == 0 {
-			fmt.Fprintf(stderr, "hellomgr: port %d has no log yet (%s)\n", port, logs.File(cfg.Logs.Dir, port))
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		for _, line := range lines {
-			fl.emit(out, []byte(line))
-		}
+	ports, err := configuredPorts(cfg, args)
+	if err != nil {
+		return err
 	}
-	if !o.follow {
-		return nil
+	return o.print(ctx, cfg.Logs.Dir, ports, false, stdout, stderr)
+}
+
+// print prints the last lines of each port's log and, with -f, follows
+// them until SIGINT or SIGTERM.
+func (o *logsOptions) print(ctx context.Context, dir string, ports []int, prefixed bool, stdout, stderr io.Writer) error {
+	p := logs.NewPrinter(stdout, dir, ports, prefixed)
+	defer p.Close()
+	missing := func(port int) {
+		fmt.Fprintf(stderr, "hellomgr: port %d has no log yet (%s)\n", port, logs.File(dir, port))
+	}
+	if o.follow {
+		missing = nil // -f shows its lines once it is written
+	}
+	if err := p.Tail(o.lines, missing); err != nil || !o.follow {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return follow(ctx, followers, out)
-}
-
-// follower reads one port's log (logs.Follower), each line printed with
-// the port's prefix when every port is shown.
-type follower struct {
-	*logs.Follower
-	prefix string
-}
-
-func (fl *follower) emit(w *bufio.Writer, line []byte) {
-	w.WriteString(fl.prefix)
-	w.Write(line)
-	w.WriteByte('\n')
-}
-
-// followEvery is how often -f looks for new lines. Polling, rather than
-// inotify, keeps it simple and works on every file system; a quarter of a
-// second is quick enough for a person watching, and a follower that falls
-// behind catches up through the rotated files.
-const followEvery = 250 * time.Millisecond
-
-// follow polls every follower until ctx ends.
-func follow(ctx context.Context, followers []*follower, out *bufio.Writer) error {
-	tick := time.NewTicker(followEvery)
-	defer tick.Stop()
-	for {
-		for _, fl := range followers {
-			if err := fl.Poll(func(line []byte) { fl.emit(out, line) }); err != nil {
-				return err
-			}
-		}
-		if err := out.Flush(); err != nil {
-			return err // stdout closed: nobody is reading any more
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	return p.Follow(ctx)
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -49,21 +50,7 @@ time:
   nginx -s reload`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := cf.load()
-			if err != nil {
-				return err
-			}
-			up, err := o.upstream(cfg)
-			if err != nil {
-				return err
-			}
-			out := c.OutOrStdout()
-			if o.upstreamOnly {
-				_, err := out.Write(up)
-				return err
-			}
-			fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, nginx.Location(upstreamName(cfg)))
-			return nil
+			return o.run(&cf, c.OutOrStdout())
 		},
 	}
 	cf.register(c)
@@ -77,6 +64,25 @@ time:
 type nginxOpts struct {
 	hosts, down  []string
 	upstreamOnly bool
+}
+
+// run prints the http part for the config and, unless --upstream-only,
+// the location that uses it.
+func (o nginxOpts) run(cf *configFlag, out io.Writer) error {
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	up, err := o.upstream(cfg)
+	if err != nil {
+		return err
+	}
+	if o.upstreamOnly {
+		_, err := out.Write(up)
+		return err
+	}
+	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, nginx.Location(upstreamName(cfg)))
+	return nil
 }
 
 // upstream is the http part for cfg: the include of the file hellomgr

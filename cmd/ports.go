@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,20 +32,25 @@ func newPortCommand(use, short, long string, op portOp) *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			cfg, err := cf.load()
-			if err != nil {
-				return err
-			}
-			ports, err := configuredPorts(cfg, args)
-			if err != nil {
-				return err
-			}
-			out := c.OutOrStdout()
-			return op(clientFor(cfg), c.Context(), ports, func(line string) { fmt.Fprintln(out, line) })
+			return runPortOp(c.Context(), &cf, args, op, c.OutOrStdout())
 		},
 	}
 	cf.register(c)
 	return c
+}
+
+// runPortOp asks the config's manager for op on the ports named in args,
+// printing each step.
+func runPortOp(ctx context.Context, cf *configFlag, args []string, op portOp, out io.Writer) error {
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	ports, err := configuredPorts(cfg, args)
+	if err != nil {
+		return err
+	}
+	return op(clientFor(cfg), ctx, ports, func(line string) { fmt.Fprintln(out, line) })
 }
 
 // configuredPorts parses port arguments; one that is not a number or not

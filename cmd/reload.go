@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,25 +35,28 @@ the same window. Otherwise the canaries go back to the previous config and
 reload exits 1 with the evidence, one line per port.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			// A broken file is reported here, before the manager is asked:
-			// the running processes are not touched either way.
-			cfg, err := cf.load()
-			if err != nil {
-				return fmt.Errorf("config not reloaded, nothing changed:\n%w", err)
-			}
-			if opts.Canary < 0 {
-				return usageError{fmt.Errorf("--canary %d: want 0 or more ports", opts.Canary)}
-			}
-			if opts.Canary > 0 && opts.Watch <= 0 {
-				return usageError{fmt.Errorf("--watch %s: want a window longer than 0 to watch the canary for", opts.Watch)}
-			}
-			client := clientFor(cfg)
-			out := c.OutOrStdout()
-			return client.ReloadWith(c.Context(), opts, func(line string) { fmt.Fprintln(out, line) })
+			return runReload(c.Context(), &cf, opts, c.OutOrStdout())
 		},
 	}
 	cf.register(c)
 	c.Flags().IntVar(&opts.Canary, "canary", 0, "replace this many ports first, watch them, and go on only if they hold up")
 	c.Flags().DurationVar(&opts.Watch, "watch", time.Minute, "with --canary, how long to watch the canaries")
 	return c
+}
+
+// runReload asks the config's manager for a rollout, printing each step.
+func runReload(ctx context.Context, cf *configFlag, opts manager.ReloadOptions, out io.Writer) error {
+	// A broken file is reported here, before the manager is asked: the
+	// running processes are not touched either way.
+	cfg, err := cf.load()
+	if err != nil {
+		return fmt.Errorf("config not reloaded, nothing changed:\n%w", err)
+	}
+	if opts.Canary < 0 {
+		return usageError{fmt.Errorf("--canary %d: want 0 or more ports", opts.Canary)}
+	}
+	if opts.Canary > 0 && opts.Watch <= 0 {
+		return usageError{fmt.Errorf("--watch %s: want a window longer than 0 to watch the canary for", opts.Watch)}
+	}
+	return clientFor(cfg).ReloadWith(ctx, opts, func(line string) { fmt.Fprintln(out, line) })
 }

@@ -55,6 +55,20 @@ func (f *configFlag) client() (*manager.Client, error) {
 	return manager.Dial(socket), nil
 }
 
+// status returns a control client for the config's manager and the
+// manager's status.
+func (f *configFlag) status(ctx context.Context) (*manager.Client, manager.Report, error) {
+	client, err := f.client()
+	if err != nil {
+		return nil, manager.Report{}, err
+	}
+	report, err := client.Status(ctx)
+	return client, report, err
+}
+
+// clientFor returns a control client for cfg's manager.
+func clientFor(cfg *config.Config) *manager.Client { return manager.Dial(cfg.Socket) }
+
 // newRoot builds the command tree.
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
@@ -106,9 +120,15 @@ func unknownCommand(root *cobra.Command, args []string) error {
 }
 
 // exactArgs is cobra.ExactArgs with the error marked as a usage error.
-func exactArgs(n int) cobra.PositionalArgs {
+func exactArgs(n int) cobra.PositionalArgs { return usageArgs(cobra.ExactArgs(n)) }
+
+// maxArgs is cobra.MaximumNArgs with the error marked as a usage error.
+func maxArgs(n int) cobra.PositionalArgs { return usageArgs(cobra.MaximumNArgs(n)) }
+
+// usageArgs marks the errors of check as usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
-		if err := cobra.ExactArgs(n)(c, args); err != nil {
+		if err := check(c, args); err != nil {
 			return usageError{err}
 		}
 		return nil

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,18 +27,10 @@ SIGTERM it stops accepting, lets keep-alive connections carry a last request,
 finishes in-flight requests and exits 0.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if o.FailPercent < 0 || o.FailPercent > 100 {
-				return usageError{fmt.Errorf("serve: --fail-percent %d: want 0 to 100", o.FailPercent)}
-			}
-			if o.Port == 0 && os.Getenv("LISTEN_FDS") == "" {
-				return usageError{fmt.Errorf("serve: --port is required (or PORT in the environment)")}
-			}
 			o.Metrics = !noMetrics
 			o.Log = c.ErrOrStderr()
 			o.Version = version()
-			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return hello.Run(ctx, o)
+			return runServe(c.Context(), o)
 		},
 	}
 	port, _ := strconv.Atoi(os.Getenv("PORT"))
@@ -48,4 +41,17 @@ finishes in-flight requests and exits 0.`,
 	c.Flags().DurationVar(&o.DrainGrace, "drain-grace", hello.DefaultDrainGrace, "on SIGTERM, how long idle keep-alive connections may carry a last request")
 	c.Flags().DurationVar(&o.StopTimeout, "stop-timeout", hello.DefaultStopTimeout, "on SIGTERM, how long in-flight requests may take")
 	return c
+}
+
+// runServe runs the built-in server until SIGTERM or SIGINT.
+func runServe(ctx context.Context, o hello.Options) error {
+	if o.FailPercent < 0 || o.FailPercent > 100 {
+		return usageError{fmt.Errorf("serve: --fail-percent %d: want 0 to 100", o.FailPercent)}
+	}
+	if o.Port == 0 && os.Getenv("LISTEN_FDS") == "" {
+		return usageError{fmt.Errorf("serve: --port is required (or PORT in the environment)")}
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return hello.Run(ctx, o)
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,26 +23,28 @@ func newStatus() *cobra.Command {
 		Short: "Show every instance: port, pid, state, uptime, restarts, memory, CPU",
 		Args:  exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			client, err := cf.client()
-			if err != nil {
-				return err
-			}
-			report, err := client.Status(c.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(c.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(report.Instances)
-			}
-			printTable(c.OutOrStdout(), report)
-			return nil
+			return runStatus(c.Context(), &cf, asJSON, c.OutOrStdout())
 		},
 	}
 	cf.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per instance")
 	return c
+}
+
+// runStatus prints the status of the config's manager: a table, or a
+// JSON array of its instances.
+func runStatus(ctx context.Context, cf *configFlag, asJSON bool, out io.Writer) error {
+	_, report, err := cf.status(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report.Instances)
+	}
+	printTable(out, report)
+	return nil
 }
 
 // printTable writes the status table that `up` and `status` show.

@@ -2,20 +2,12 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hellomgr/hellomgr/config"
-	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/manager"
 )
 
@@ -23,7 +15,7 @@ type upOptions struct {
 	config    configFlag
 	detach    bool
 	readyFD   int // set by a detaching `up` for the background manager it starts
-	upgradeFD int // set by a manager that replaces its program with this one (upgrade.go)
+	upgradeFD int // set by a manager that replaces its program with this one (manager/upgrade.go)
 }
 
 func newUp() *cobra.Command {
@@ -39,26 +31,7 @@ SIGHUP reloads, like 'hellomgr reload'. With -d it returns once all are
 ready and leaves the manager running in the background.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if o.upgradeFD != 0 {
-				return instance.ServeSpawns(func() error {
-					return runResumed(c.Context(), &o.config, o.upgradeFD, c.OutOrStdout(), c.ErrOrStderr())
-				})
-			}
-			cfg, err := o.config.load()
-			if err != nil {
-				return err
-			}
-			if o.readyFD == 0 { // not the background manager of an `up -d`
-				printSwap(c.ErrOrStderr(), cfg)
-			}
-			if o.detach {
-				return detach(c.Context(), cfg, c.OutOrStdout())
-			}
-			// The main thread forks every instance, so that an upgrade
-			// can exec from it (instance.ServeSpawns).
-			return instance.ServeSpawns(func() error {
-				return runUp(c.Context(), cfg, o.readyFD, c.OutOrStdout(), c.ErrOrStderr())
-			})
+			return o.run(c.Context(), c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	o.config.register(c)
@@ -70,138 +43,44 @@ ready and leaves the manager running in the background.`,
 	return c
 }
 
-// runUp is the manager's life: prepare, start, serve the control socket and
-// metrics, then wait for a signal or a `down`, and stop everything.
-func runUp(ctx context.Context, cfg *config.Config, readyFD int, stdout, stderr io.Writer) error {
-	closeInheritedFDs()
-	// The manager allocates little once its instances run, and with
-	// hundreds of them its heap is mostly long-lived: collecting at 25%
-	// growth instead of 100% costs next to no CPU and keeps RSS near the
-	// live heap.
-	debug.SetGCPercent(25)
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	// Echo the instances' output only where someone can read it: not in
-	// the background, and not into /dev/null (systemd's
-	// StandardOutput=null). Without an echo, each instance's output pipe
-	// is spliced into its log file: the manager copies nothing.
-	var console io.Writer
-	if readyFD == 0 && !isDevNull(stdout) {
-		console = stdout
+// run is the manager's life (manager.Run), here or, with -d, in the
+// background; or, with --upgrade-fd, the rest of a life that a previous
+// program began (manager.RunResumed).
+func (o *upOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	opts := manager.RunOptions{
+		Options: manager.Options{Log: slog.New(slog.NewTextHandler(stderr, nil)), Version: version()},
+		ReadyFD: o.readyFD,
 	}
-	m, err := newManager(cfg, log, console)
+	if o.upgradeFD != 0 {
+		opts.Console = stdout // where the previous program echoed, if it did
+		return manager.RunResumed(ctx, o.config.path, o.upgradeFD, opts)
+	}
+	cfg, err := o.config.load()
 	if err != nil {
 		return err
 	}
-	ready := newReadyReport(readyFD)
-	if err := m.Prepare(); err != nil {
-		ready.send(err)
-		return err
+	if o.readyFD == 0 { // not the background manager of an `up -d`
+		printSwap(stderr, cfg)
 	}
-	sigs := notifySignals()
-	defer signal.Stop(sigs)
-
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	defer stopServing()
-	go func() { logError(log, "serve", m.Serve(serveCtx)) }()
-
-	startErr := m.StartAll(ctx)
-	if startErr != nil {
-		log.Error("not every instance started; the failed ones are retried with backoff", "err", startErr)
+	if o.detach {
+		return detach(ctx, cfg, stdout)
 	}
-	if err := m.ReloadNginx(ctx); err != nil {
-		log.Warn("instances are up, but nginx was not reloaded; is it running?", "err", err)
+	if o.readyFD == 0 {
+		showOn(stdout, &opts)
 	}
-	ready.send(startErr)
-	debug.FreeOSMemory() // the start's garbage goes back to the OS now, not minutes later
-	if readyFD == 0 {
-		printTable(stdout, m.Report())
-	}
-	return serveUntilStop(ctx, m, cfg, sigs, stopServing, log)
+	return manager.Run(ctx, cfg, opts)
 }
 
-// newManager is the manager of cfg, running this binary for the built-in
-// server.
-func newManager(cfg *config.Config, log *slog.Logger, console io.Writer) (*manager.Manager, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find the hellomgr binary: %w", err)
+// showOn makes a manager in the foreground show, on stdout, the status
+// table once it has started and, where someone can read it, its
+// instances' output: not into /dev/null (systemd's StandardOutput=null).
+// Without an echo, each instance's output pipe is spliced into its log
+// file: the manager copies nothing.
+func showOn(stdout io.Writer, opts *manager.RunOptions) {
+	if !isDevNull(stdout) {
+		opts.Console = stdout
 	}
-	return manager.New(cfg, manager.Options{Self: self, Log: log, Console: console, Version: version()}), nil
-}
-
-// notifySignals are the manager's signals: stop, reload (SIGHUP) and
-// upgrade (SIGUSR2).
-func notifySignals() chan os.Signal {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR2)
-	return sigs
-}
-
-// serveUntilStop waits for a signal or a `down`, then stops everything.
-func serveUntilStop(ctx context.Context, m *manager.Manager, cfg *config.Config, sigs chan os.Signal, stopServing func(), log *slog.Logger) error {
-	waitForStop(ctx, m, sigs, log)
-	// A rollout in progress ends first, while the control socket still
-	// answers, so that a client watching it hears why it stopped.
-	m.EndRollouts()
-	stopServing()
-	return shutdown(m, cfg, sigs, log)
-}
-
-// waitForStop runs until SIGINT, SIGTERM or a `down` request; SIGHUP on
-// the way starts a reload.
-func waitForStop(ctx context.Context, m *manager.Manager, sigs <-chan os.Signal, log *slog.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.DownRequested():
-			return
-		case sig := <-sigs:
-			if sig == syscall.SIGUSR2 {
-				go upgradeOnSignal(m, log)
-				continue
-			}
-			if sig != syscall.SIGHUP {
-				log.Info("stopping every instance", "signal", sig.String())
-				return
-			}
-			go func() {
-				progress := func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }
-				if err := m.Reload(context.Background(), progress); err != nil {
-					log.Error("reload on SIGHUP failed", "err", err)
-				}
-			}()
-		}
-	}
-}
-
-// shutdown stops every instance gracefully. A second SIGINT or SIGTERM
-// while it waits gives up waiting: the manager exits and the kernel kills
-// the children (they run with a parent-death signal).
-func shutdown(m *manager.Manager, cfg *config.Config, sigs <-chan os.Signal, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Stop.Timeout+5*time.Second)
-	defer cancel()
-	go func() {
-		select {
-		case sig := <-sigs:
-			if sig != syscall.SIGHUP && sig != syscall.SIGUSR2 {
-				log.Warn("second signal: not waiting for instances to finish", "signal", sig.String())
-				cancel()
-			}
-		case <-ctx.Done():
-		}
-	}()
-	if err := m.Shutdown(ctx); err != nil {
-		return fmt.Errorf("stop: %w", err)
-	}
-	log.Info("all instances stopped")
-	return nil
-}
-
-func logError(log *slog.Logger, what string, err error) {
-	if err != nil {
-		log.Error(what, "err", err)
-	}
+	opts.Started = func(r manager.Report) { printTable(stdout, r) }
 }
 
 // isDevNull reports whether w is /dev/null.
@@ -216,20 +95,4 @@ func isDevNull(w io.Writer) bool {
 	}
 	null, err := os.Stat(os.DevNull)
 	return err == nil && os.SameFile(fi, null)
-}
-
-// closeInheritedFDs marks every descriptor the manager inherited (beyond
-// stdin, stdout and stderr) close-on-exec, so none leaks into instances:
-// a leaked pipe or socket would keep whoever started us waiting, or a port
-// open, long after it should be gone.
-func closeInheritedFDs() {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
-			syscall.CloseOnExec(fd)
-		}
-	}
 }

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -18,11 +16,13 @@ import (
 	"github.com/hellomgr/hellomgr/manager"
 )
 
+type upgradeOptions struct {
+	config configFlag
+	binary string
+}
+
 func newUpgrade() *cobra.Command {
-	var (
-		cf     configFlag
-		binary string
-	)
+	var o upgradeOptions
 	c := &cobra.Command{
 		Use:   "upgrade",
 		Short: "Replace the running manager's program with this hellomgr binary; every instance keeps running",
@@ -40,24 +40,31 @@ manager's state. A new binary that fails to take over gives way to the old
 program, which runs on; upgrade then exits 1 with the reason.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			client, err := cf.client()
-			if err != nil {
-				return err
-			}
-			if binary == "" {
-				if binary, err = os.Executable(); err != nil {
-					return fmt.Errorf("find the hellomgr binary: %w", err)
-				}
-			}
-			if binary, err = filepath.Abs(binary); err != nil {
-				return err
-			}
-			return runUpgrade(c.Context(), client, binary, c.OutOrStdout())
+			return o.run(c.Context(), c.OutOrStdout())
 		},
 	}
-	cf.register(c)
-	c.Flags().StringVar(&binary, "binary", "", "the hellomgr binary the manager runs from now on (default: this one)")
+	o.config.register(c)
+	c.Flags().StringVar(&o.binary, "binary", "", "the hellomgr binary the manager runs from now on (default: this one)")
 	return c
+}
+
+// run upgrades the config's manager to the binary named, by its absolute
+// path (default: this one).
+func (o *upgradeOptions) run(ctx context.Context, out io.Writer) error {
+	client, err := o.config.client()
+	if err != nil {
+		return err
+	}
+	binary := o.binary
+	if binary == "" {
+		if binary, err = os.Executable(); err != nil {
+			return fmt.Errorf("find the hellomgr binary: %w", err)
+		}
+	}
+	if binary, err = filepath.Abs(binary); err != nil {
+		return err
+	}
+	return runUpgrade(ctx, client, binary, out)
 }
 
 // runUpgrade asks for the upgrade, then for the status the new program
@@ -107,17 +114,6 @@ func statusAfterExec(ctx context.Context, client *manager.Client) (manager.Repor
 	}
 }
 
-// upgradeOnSignal is SIGUSR2: an upgrade to the binary at the path the
-// manager was started from, as a package upgrade leaves it.
-func upgradeOnSignal(m *manager.Manager, log *slog.Logger) {
-	self, err := os.Executable()
-	if err == nil {
-		progress := func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }
-		err = m.Upgrade(context.Background(), self, progress, func(line string) { log.Info(line) })
-	}
-	log.Error("upgrade on SIGUSR2 failed", "err", err)
-}
-
 // newUpgradeCheck is what a manager runs on a binary before it execs it:
 // the binary says it is a hellomgr, its version and the state format it
 // reads, after reading the state to be handed over on stdin.
@@ -128,78 +124,23 @@ func newUpgradeCheck() *cobra.Command {
 		Hidden: true,
 		Args:   exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			in := c.InOrStdin()
-			if f, ok := in.(*os.File); ok {
-				if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-					in = nil // a terminal: no state to read
-				}
-			}
-			var info manager.UpgradeInfo
-			var err error
-			if in == nil {
-				info, err = manager.CheckUpgrade(eofReader{}, version())
-			} else {
-				info, err = manager.CheckUpgrade(in, version())
-			}
-			if err != nil {
-				return err
-			}
-			return json.NewEncoder(c.OutOrStdout()).Encode(info)
+			return upgradeCheck(c.InOrStdin(), c.OutOrStdout())
 		},
 	}
 }
 
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-// runResumed is the manager's life in a program that takes over from the
-// previous one (`up --upgrade-fd N`, run by Manager.Upgrade): adopt what
-// was handed over, or go back to the previous program, then as runUp.
-func runResumed(ctx context.Context, cf *configFlag, fd int, stdout, stderr io.Writer) error {
-	closeInheritedFDs()
-	debug.SetGCPercent(25)
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	st, err := manager.ReadUpgradeState(fd)
+// upgradeCheck reads the state to be handed over from in (nothing from a
+// terminal) and writes, as JSON, what manager.CheckUpgrade says of this
+// binary.
+func upgradeCheck(in io.Reader, out io.Writer) error {
+	if f, ok := in.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			in = strings.NewReader("") // a terminal: no state to read
+		}
+	}
+	info, err := manager.CheckUpgrade(in, version())
 	if err != nil {
-		return fmt.Errorf("take over: %w", err)
+		return err
 	}
-	m, err := resume(cf, st, log, stdout)
-	if err != nil {
-		log.Error("cannot take over; going back to the previous program", "err", err)
-		return manager.RollBack(st, fd, err)
-	}
-	sigs := notifySignals()
-	defer signal.Stop(sigs)
-	serveCtx, stopServing := context.WithCancel(context.Background())
-	defer stopServing()
-	go func() { logError(log, "serve", m.Serve(serveCtx)) }()
-	if st.Error != "" {
-		log.Error("upgrade failed; this program runs on", "err", st.Error)
-	} else {
-		log.Info("took over the running instances", "version", version(), "from", st.Version)
-	}
-	if err := m.Resumed(ctx, st, fd); err != nil {
-		log.Error("not every instance started; the failed ones are retried with backoff", "err", err)
-	}
-	return serveUntilStop(ctx, m, m.Config(), sigs, stopServing, log)
-}
-
-func resume(cf *configFlag, st *manager.UpgradeState, log *slog.Logger, stdout io.Writer) (*manager.Manager, error) {
-	cfg, err := cf.load()
-	if err != nil {
-		return nil, err
-	}
-	var console io.Writer
-	if st.Console {
-		console = stdout
-	}
-	m, err := newManager(cfg, log, console)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Resume(st); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return json.NewEncoder(out).Encode(info)
 }

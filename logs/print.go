@@ -1,0 +1,100 @@
+package logs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"strconv"
+	"time"
+)
+
+// Printer prints some ports' logs to one writer, as `hellomgr logs`
+// shows them: first the last lines of each (Tail), then every line as
+// it is written (Follow).
+type Printer struct {
+	out       *bufio.Writer
+	followers []*follower
+}
+
+// follower reads one port's log, each line printed with its prefix.
+type follower struct {
+	*Follower
+	port   int
+	prefix string
+}
+
+// NewPrinter returns a printer of the logs of ports under dir, to w;
+// with prefixed, each line starts with "PORT | ". Close it when done.
+func NewPrinter(w io.Writer, dir string, ports []int, prefixed bool) *Printer {
+	p := &Printer{out: bufio.NewWriter(w), followers: make([]*follower, len(ports))}
+	for i, port := range ports {
+		p.followers[i] = &follower{Follower: NewFollower(dir, port), port: port}
+		if prefixed {
+			p.followers[i].prefix = strconv.Itoa(port) + " | "
+		}
+	}
+	return p
+}
+
+// Tail prints the last n lines of each port's log, port after port, and
+// leaves each follower at the end of its current file. missing, when
+// set, is called for a port that has no log at all yet.
+func (p *Printer) Tail(n int, missing func(port int)) error {
+	for _, fl := range p.followers {
+		lines, err := fl.Tail(n)
+		if errors.Is(err, fs.ErrNotExist) && missing != nil && len(lines) == 0 {
+			missing(fl.port)
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		for _, line := range lines {
+			fl.emit(p.out, []byte(line))
+		}
+	}
+	return nil
+}
+
+// followEvery is how often Follow looks for new lines. Polling, rather
+// than inotify, keeps it simple and works on every file system; a
+// quarter of a second is quick enough for a person watching, and a
+// follower that falls behind catches up through the rotated files.
+const followEvery = 250 * time.Millisecond
+
+// Follow prints every line written since Tail (or since the printer was
+// made), across rotations and restarts, until ctx ends (nil) or the
+// writer fails.
+func (p *Printer) Follow(ctx context.Context) error {
+	tick := time.NewTicker(followEvery)
+	defer tick.Stop()
+	for {
+		for _, fl := range p.followers {
+			if err := fl.Poll(func(line []byte) { fl.emit(p.out, line) }); err != nil {
+				return err
+			}
+		}
+		if err := p.out.Flush(); err != nil {
+			return err // the writer is closed: nobody is reading any more
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Close closes the logs and writes out what is still buffered.
+func (p *Printer) Close() error {
+	for _, fl := range p.followers {
+		fl.Close()
+	}
+	return p.out.Flush()
+}
+
+func (fl *follower) emit(w *bufio.Writer, line []byte) {
+	w.WriteString(fl.prefix)
+	w.Write(line)
+	w.WriteByte('\n')
+}
