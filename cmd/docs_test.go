@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hellomgr/hellomgr/internal/cmddocs"
 )
 
 // TestDocsAreCurrent regenerates the command reference into a temporary
@@ -11,7 +13,7 @@ import (
 // without `go run ./internal/gendocs` fails here.
 func TestDocsAreCurrent(t *testing.T) {
 	fresh := t.TempDir()
-	if err := WriteDocs(fresh); err != nil {
+	if err := cmddocs.Write(Root(), fresh); err != nil {
 		t.Fatal(err)
 	}
 	want := pages(t, fresh)
@@ -35,7 +37,7 @@ func TestDocsAreCurrent(t *testing.T) {
 // pages reads the generated pages in dir, by file name.
 func pages(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, DocsGlob))
+	files, err := filepath.Glob(filepath.Join(dir, cmddocs.Glob))
 	if err != nil {
 		t.Fatal(err)
 	}

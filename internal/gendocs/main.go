@@ -13,12 +13,13 @@ import (
 	"os"
 
 	"github.com/hellomgr/hellomgr/cmd"
+	"github.com/hellomgr/hellomgr/internal/cmddocs"
 )
 
 func main() {
 	out := flag.String("out", "docs", "folder to write the pages into")
 	flag.Parse()
-	if err := cmd.WriteDocs(*out); err != nil {
+	if err := cmddocs.Write(cmd.Root(), *out); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}
