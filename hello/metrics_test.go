@@ -2,15 +2,19 @@ package hello
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMetricsOff(t *testing.T) {
@@ -106,7 +110,7 @@ func TestLabelsMatchPromhttp(t *testing.T) {
 			w.WriteHeader(n)
 		}
 	})
-	ours, theirs := newMetrics(""), newMetrics("")
+	ours, theirs := newMetrics(""), newPromhttpMetrics()
 	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "http_requests_in_flight"})
 	handlers := []http.Handler{
 		ours.instrument(func(w http.ResponseWriter, r *http.Request) int { return serveCounted(answer, w, r) }),
@@ -129,6 +133,90 @@ func TestLabelsMatchPromhttp(t *testing.T) {
 			t.Errorf("%s: got series\n%v\nwant, as promhttp:\n%v", name, got, want)
 		}
 	}
+}
+
+// promhttpMetrics are the request metrics as client_golang's own
+// CounterVec and HistogramVec keep them, with the names, help and buckets
+// the server exposes: what its own series must match.
+type promhttpMetrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newPromhttpMetrics() promhttpMetrics {
+	m := promhttpMetrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests answered, by status code and method.",
+		}, []string{"code", "method"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "Time from the start of the handler to its end, by status code and method.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"code", "method"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// TestSeriesMatchPrometheus checks that a series puts each duration in
+// the bucket a HistogramVec with the same buckets puts it in, bounds
+// included, and exposes the same families: help, type, labels, bounds,
+// counts and sum.
+func TestSeriesMatchPrometheus(t *testing.T) {
+	ours, theirs := newMetrics(""), newPromhttpMetrics()
+	var durations []time.Duration
+	for i := range numBounds + 2 {
+		bound := firstBound << i
+		durations = append(durations, bound-1, bound, bound+1)
+	}
+	durations = append(durations, 0, time.Nanosecond, 37*time.Microsecond, time.Hour)
+	for _, code := range []int{200, 404, 503} {
+		for _, d := range durations {
+			ours.series("GET", code).observe(d)
+			theirs.duration.WithLabelValues(strconv.Itoa(code), "get").Observe(d.Seconds())
+			theirs.requests.WithLabelValues(strconv.Itoa(code), "get").Inc()
+		}
+	}
+	for _, name := range []string{"http_requests_total", "http_request_duration_seconds"} {
+		got, want := family(t, ours.reg, name), family(t, theirs.reg, name)
+		if got != want {
+			t.Errorf("%s: got\n%s\nwant, as client_golang:\n%s", name, got, want)
+		}
+	}
+}
+
+// family returns the family name of reg in the text format, with each
+// histogram sum rounded to the nanosecond and no created timestamps.
+func family(t *testing.T, reg *prometheus.Registry, name string) string {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				c.CreatedTimestamp = nil
+			}
+			if h := m.GetHistogram(); h != nil {
+				h.CreatedTimestamp = nil
+				h.SampleSum = proto.Float64(math.Round(h.GetSampleSum()*1e9) / 1e9)
+			}
+		}
+		var b strings.Builder
+		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	t.Fatalf("no family %s", name)
+	return ""
 }
 
 // seriesCounts returns the count of each series of the counter or
