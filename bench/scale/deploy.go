@@ -14,44 +14,45 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/manager"
 	"github.com/hellomgr/hellomgr/proc"
 )
 
-// repoRoot is the folder of the main module's go.mod, so the bench can be
-// run from anywhere inside the repository.
-func repoRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside the hellomgr module; run from the repository root")
-	}
-	return filepath.Dir(mod), nil
-}
+// repoRoot is the folder of the product's go.mod, so the bench can be run
+// from anywhere inside the repository (bench/ is a module of its own).
+func repoRoot() (string, error) { return benchkit.ModuleRoot() }
 
-// binaries are what the bench runs: hellomgr, and the small app when the
-// instances run it ("" for the built-in server).
+// binaries are what the bench runs: hellomgr, the small app when the
+// instances run it ("" for the built-in server), and floor, an empty Go
+// program: what any Go process takes to start and exit on this machine,
+// now, which `hellomgr status` cannot go below.
 type binaries struct {
-	hellomgr, app string
+	hellomgr, app, floor string
 }
 
-// build compiles hellomgr, as a user would build it, and for -app small
-// the small app, static, into a temporary folder.
+// floorSource is the program of binaries.floor.
+const floorSource = "package main\n\nfunc main() {}\n"
+
+// build compiles hellomgr, as a user would build it, the floor program
+// and for -app small the small app, static, into a temporary folder.
 func build(ctx context.Context, root, app string) (bins binaries, remove func(), err error) {
 	dir, err := os.MkdirTemp("", "hmbin")
 	if err != nil {
 		return bins, nil, err
 	}
 	remove = func() { os.RemoveAll(dir) }
-	bins.hellomgr = filepath.Join(dir, "hellomgr")
-	steps := [][]string{{"go", "build", "-o", bins.hellomgr, "."}}
+	floorGo := filepath.Join(dir, "floor.go")
+	if err := os.WriteFile(floorGo, []byte(floorSource), 0o644); err != nil {
+		remove()
+		return bins, nil, fmt.Errorf("write the floor program: %w", err)
+	}
+	bins.hellomgr, bins.floor = filepath.Join(dir, "hellomgr"), filepath.Join(dir, "floor")
+	steps := [][]string{{"go", "build", "-o", bins.hellomgr, "."}, {"go", "build", "-o", bins.floor, floorGo}}
 	if app == "small" {
 		bins.app = filepath.Join(dir, "app")
-		steps = append(steps, []string{"go", "build", "-ldflags=-s -w", "-o", bins.app, "./bench/scale/app"})
+		steps = append(steps, []string{"go", "build", "-C", "bench", "-ldflags=-s -w", "-o", bins.app, "./scale/app"})
 	}
 	for _, argv := range steps {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -109,6 +110,7 @@ func (p process) alive() bool {
 // deployment is one config folder with its manager and instances.
 type deployment struct {
 	bin, app    string // app: the small app, or "" for the built-in server
+	floor       string // the empty Go program
 	dir, file   string
 	ports       []int
 	cfg         *config.Config
@@ -129,7 +131,7 @@ func newDeployment(bins binaries, n int) (*deployment, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	d := &deployment{bin: bins.hellomgr, app: bins.app, dir: dir, file: filepath.Join(dir, "config.yaml"), ports: ports, seen: map[int]process{},
+	d := &deployment{bin: bins.hellomgr, app: bins.app, floor: bins.floor, dir: dir, file: filepath.Join(dir, "config.yaml"), ports: ports, seen: map[int]process{},
 		http: &http.Client{Timeout: 5 * time.Second}}
 	if err := d.writeConfig(1); err != nil {
 		os.RemoveAll(dir)
@@ -169,14 +171,21 @@ func (d *deployment) writeConfig(maxUnavailable int) error {
 // hellomgr runs one hellomgr command on the deployment's config and
 // returns its wall time.
 func (d *deployment) hellomgr(ctx context.Context, args ...string) (time.Duration, error) {
-	cmd := exec.CommandContext(ctx, d.bin, append(args, "-c", d.file)...)
+	return timeRun(ctx, d.bin, append(args, "-c", d.file)...)
+}
+
+// timeRun runs a program to its end, its output read from a pipe as a
+// script would read it, and returns its wall time. (A terminal is slower
+// to write to than a pipe.)
+func timeRun(ctx context.Context, bin string, args ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start)
 	if err != nil {
-		return took, fmt.Errorf("hellomgr %s: %w\n%s", strings.Join(args, " "), err, lastLines(out.String(), 20))
+		return took, fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, lastLines(out.String(), 20))
 	}
 	return took, nil
 }

@@ -3,7 +3,9 @@
 // that many instances on free loopback ports and measures: the time `up -d`
 // takes to have every instance ready, the manager's RSS, the manager's CPU
 // over an idle window, the latency of `hellomgr status` and the manager's
-// CPU per status, the manager's CPU to probe every instance once
+// CPU per status (run back to back, and now and then: with the manager's
+// /proc readings expired), what of it is start-up (`hellomgr version`, and
+// an empty Go program), the manager's CPU to probe every instance once
 // (/probe?port=N) and per /metrics scrape, the time of a reload
 // (max_unavailable 1, then a wider one) and of `down`. It prints markdown
 // tables, says how each figure grows (flat, linear or worse) and checks it
@@ -50,6 +52,7 @@ type options struct {
 	sizes      []int
 	idle       time.Duration // window over which the idle manager's CPU is measured
 	statusRuns int           // `hellomgr status` runs per size
+	coldRuns   int           // `hellomgr status` runs per size with the manager's /proc readings expired
 	scrapes    int           // /probe scrapes per size
 	wide       int           // reload.max_unavailable of the second reload
 	out        string        // JSON file, relative to the repository root
@@ -79,6 +82,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.app, "app", "small", "what the instances run: small (bench/scale/app) or builtin (hellomgr serve)")
 	fs.DurationVar(&o.idle, "idle", 30*time.Second, "idle window for the manager's CPU")
 	fs.IntVar(&o.statusRuns, "status-runs", 20, "runs of `hellomgr status` per size")
+	fs.IntVar(&o.coldRuns, "cold-runs", 9, "runs of `hellomgr status` per size, each after the manager's /proc readings expired (1.1 s apart)")
 	fs.IntVar(&o.scrapes, "scrapes", 100, "/probe?port=N scrapes per size")
 	fs.IntVar(&o.wide, "wide", 8, "reload.max_unavailable of the second reload (capped at the size)")
 	fs.StringVar(&o.out, "out", "bench/out/scale.json", "raw figures, relative to the repository root")
@@ -96,8 +100,8 @@ func parseFlags(args []string) (options, error) {
 	if o.app != "small" && o.app != "builtin" {
 		return o, fmt.Errorf("-app: %q is neither small nor builtin", o.app)
 	}
-	if o.statusRuns < 1 || o.scrapes < 1 || o.wide < 1 {
-		return o, fmt.Errorf("-status-runs, -scrapes and -wide must be at least 1")
+	if o.statusRuns < 1 || o.coldRuns < 1 || o.scrapes < 1 || o.wide < 1 {
+		return o, fmt.Errorf("-status-runs, -cold-runs, -scrapes and -wide must be at least 1")
 	}
 	return o, nil
 }
@@ -106,7 +110,7 @@ func parseFlags(args []string) (options, error) {
 // writes the JSON. A size that fails stops the run: its deployment is
 // cleaned up first.
 func run(ctx context.Context, o options) error {
-	root, err := repoRoot(ctx)
+	root, err := repoRoot()
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,11 @@ type result struct {
 	MemAtEnd       memory       `json:"manager_memory_before_down"`
 	RuntimeAfterUp goRuntime    `json:"manager_runtime_after_up"`
 	RuntimeIdle    goRuntime    `json:"manager_runtime_after_idle"`
-	Status         latency      `json:"status_latency"`               // `hellomgr status`, a process each time
+	Status         latency      `json:"status_latency"`               // `hellomgr status`, a process each time, run back to back
+	StatusCold     latency      `json:"status_cold_latency"`          // `hellomgr status` with the manager's /proc readings expired: a status now and then
+	StatusColdCPU  float64      `json:"status_cold_manager_cpu_ms"`   // manager CPU per such status
+	Version        latency      `json:"version_latency"`              // `hellomgr version`: the program's own start and exit, no config, no socket
+	Floor          latency      `json:"go_process_floor_latency"`     // an empty Go program: the floor of any Go process here, now
 	StatusSocket   latency      `json:"status_socket_latency"`        // GET /v1/status on the control socket: the manager's part
 	StatusCPU      float64      `json:"status_socket_manager_cpu_ms"` // manager CPU per GET /v1/status, which load on the machine does not inflate
 	StatusGCs      float64      `json:"status_socket_manager_gcs"`    // the manager's garbage collections per GET /v1/status
@@ -71,7 +75,11 @@ func measureSize(ctx context.Context, bins binaries, n int, o options) (r result
 		{"memory after up", func() (err error) { r.MemAfterUp, r.RuntimeAfterUp, r.InstanceRSS, err = d.memory(ctx); return err }},
 		{"idle CPU", func() error { return d.idleCPU(ctx, o.idle, &r) }},
 		{"memory after idle", func() (err error) { r.MemIdle, r.RuntimeIdle, _, err = d.memory(ctx); return err }},
-		{"status latency", func() (err error) { r.Status, err = d.statusLatency(ctx, o.statusRuns); return err }},
+		{"status latency", func() (err error) { r.Status, r.Version, r.Floor, err = d.statusLatency(ctx, o.statusRuns); return err }},
+		{"status latency, readings expired", func() (err error) {
+			r.StatusCold, r.StatusColdCPU, err = d.coldStatusLatency(ctx, o.coldRuns)
+			return err
+		}},
 		{"status over the socket", func() error { return d.socketStep(ctx, o.statusRuns, &r) }},
 		{"probe latency", func() (err error) { r.Probe, err = d.probeLatency(ctx, o.scrapes); return err }},
 		{"probe CPU", func() (err error) { r.ProbeCPU, err = d.probeCPU(ctx); return err }},
@@ -156,19 +164,53 @@ func percentile(sorted []float64, p float64) float64 {
 }
 
 // statusLatency runs `hellomgr status` as a user would, after one warm-up
-// run that pages the binary in.
-func (d *deployment) statusLatency(ctx context.Context, runs int) (latency, error) {
-	var samples []time.Duration
+// run that pages the binary in. In turn with each run it times
+// `hellomgr version` and the empty Go program, so that all three see the
+// same load on the machine: what of a status is start-up.
+func (d *deployment) statusLatency(ctx context.Context, runs int) (status, version, floor latency, err error) {
+	progs := []func() (time.Duration, error){
+		func() (time.Duration, error) { return d.hellomgr(ctx, "status") },
+		func() (time.Duration, error) { return timeRun(ctx, d.bin, "version") },
+		func() (time.Duration, error) { return timeRun(ctx, d.floor) },
+	}
+	samples := make([][]time.Duration, len(progs))
 	for i := range runs + 1 {
-		took, err := d.hellomgr(ctx, "status")
-		if err != nil {
-			return latency{}, err
-		}
-		if i > 0 {
-			samples = append(samples, took)
+		for j, run := range progs {
+			took, err := run()
+			if err != nil {
+				return status, version, floor, err
+			}
+			if i > 0 {
+				samples[j] = append(samples[j], took)
+			}
 		}
 	}
-	return summarize(samples), nil
+	return summarize(samples[0]), summarize(samples[1]), summarize(samples[2]), nil
+}
+
+// coldStatusLatency runs `hellomgr status` as a person does now and then:
+// each run waits out proc.CacheInterval first, so that the manager reads
+// every instance's /proc afresh, as the back-to-back runs of statusLatency
+// almost never make it do. It also returns the manager's CPU time per
+// run, in milliseconds.
+func (d *deployment) coldStatusLatency(ctx context.Context, runs int) (latency, float64, error) {
+	var samples []time.Duration
+	var cpu float64
+	for range runs {
+		select {
+		case <-ctx.Done():
+			return latency{}, 0, ctx.Err()
+		case <-time.After(proc.CacheInterval + 100*time.Millisecond):
+		}
+		cpu0 := d.managerCPU()
+		took, err := d.hellomgr(ctx, "status")
+		if err != nil {
+			return latency{}, 0, err
+		}
+		cpu += d.managerCPU() - cpu0
+		samples = append(samples, took)
+	}
+	return summarize(samples), cpu / float64(runs) * 1000, nil
 }
 
 // socketStep measures the status report over the control socket, with the
