@@ -122,7 +122,7 @@ func TestControlSocketRefusesOtherUsers(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	if got := run(65534); strings.Contains(got, "200") {
+	if got := run(65534); strings.Contains(got, "HTTP/1.1 200") {
 		t.Errorf("uid 65534 got %q from the control socket, want it refused", got)
 	}
 	if got := run(0); !strings.Contains(got, "answer: HTTP/1.1 200") {

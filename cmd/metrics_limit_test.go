@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 // Connections held open on the metrics address, idle or with half a
@@ -36,7 +36,7 @@ func TestHeldMetricsConnectionsLeaveTheControlSocketAlone(t *testing.T) {
 	if got := openFileLimit(t, pid); got != fdLimit {
 		t.Fatalf("manager pid %d: open-file limit %d, want %d", pid, got, fdLimit)
 	}
-	report, err := manager.Dial(e.socket()).Status(context.Background())
+	report, err := control.Dial(e.socket()).Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

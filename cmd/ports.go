@@ -11,11 +11,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hellomgr/hellomgr/config"
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 // portOp is one of restart, stop, start: a streamed request for some ports.
-type portOp func(c *manager.Client, ctx context.Context, ports []int, line func(string)) error
+type portOp func(c *control.Client, ctx context.Context, ports []int, line func(string)) error
 
 // newPortCommand builds restart, stop and start, which differ only in what
 // they ask the manager.
@@ -83,7 +83,7 @@ func newRestart() *cobra.Command {
 		`restart replaces just the instances on the given ports under the current
 config, with the same readiness gating (and nginx drain) as reload. A port
 stopped with 'hellomgr stop' is started again.`,
-		(*manager.Client).Restart)
+		(*control.Client).Restart)
 }
 
 func newStop() *cobra.Command {
@@ -91,12 +91,12 @@ func newStop() *cobra.Command {
 		`stop takes the instances on the given ports out of the nginx upstream (when
 configured), stops them gracefully and closes their ports. They stay stopped,
 across reloads too, until 'hellomgr start'.`,
-		(*manager.Client).Stop)
+		(*control.Client).Stop)
 }
 
 func newStart() *cobra.Command {
 	return newPortCommand("start", "Start the instances on the given ports that are not running",
 		`start starts the instances on the given ports that are stopped or failed, each
 ready before the next, and puts them back into the nginx upstream.`,
-		(*manager.Client).Start)
+		(*control.Client).Start)
 }

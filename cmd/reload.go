@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 func newReload() *cobra.Command {
 	var (
 		cf   configFlag
-		opts manager.ReloadOptions
+		opts control.ReloadOptions
 	)
 	c := &cobra.Command{
 		Use:   "reload",
@@ -45,7 +45,7 @@ reload exits 1 with the evidence, one line per port.`,
 }
 
 // runReload asks the config's manager for a rollout, printing each step.
-func runReload(ctx context.Context, cf *configFlag, opts manager.ReloadOptions, out io.Writer) error {
+func runReload(ctx context.Context, cf *configFlag, opts control.ReloadOptions, out io.Writer) error {
 	// A broken file is reported here, before the manager is asked: the
 	// running processes are not touched either way.
 	cfg, err := cf.load()

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hellomgr/hellomgr/config"
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 // Exit codes, as documented in the README.
@@ -43,31 +43,31 @@ func (f *configFlag) load() (*config.Config, error) { return config.Load(f.path)
 // client returns a control client for the config's manager. A config that
 // no longer parses still names its folder, so status and down keep working
 // on the default socket while someone fixes a typo.
-func (f *configFlag) client() (*manager.Client, error) {
+func (f *configFlag) client() (*control.Client, error) {
 	cfg, err := f.load()
 	if err == nil {
-		return manager.Dial(cfg.Socket), nil
+		return control.Dial(cfg.Socket), nil
 	}
 	socket, serr := config.DefaultSocket(f.path)
 	if serr != nil {
 		return nil, err
 	}
-	return manager.Dial(socket), nil
+	return control.Dial(socket), nil
 }
 
 // status returns a control client for the config's manager and the
 // manager's status.
-func (f *configFlag) status(ctx context.Context) (*manager.Client, manager.Report, error) {
+func (f *configFlag) status(ctx context.Context) (*control.Client, control.Report, error) {
 	client, err := f.client()
 	if err != nil {
-		return nil, manager.Report{}, err
+		return nil, control.Report{}, err
 	}
 	report, err := client.Status(ctx)
 	return client, report, err
 }
 
 // clientFor returns a control client for cfg's manager.
-func clientFor(cfg *config.Config) *manager.Client { return manager.Dial(cfg.Socket) }
+func clientFor(cfg *config.Config) *control.Client { return control.Dial(cfg.Socket) }
 
 // newRoot builds the command tree.
 func newRoot(stdout, stderr io.Writer) *cobra.Command {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 func newStatus() *cobra.Command {
@@ -48,7 +49,11 @@ func runStatus(ctx context.Context, cf *configFlag, asJSON bool, out io.Writer) 
 }
 
 // printTable writes the status table that `up` and `status` show.
-func printTable(w io.Writer, r manager.Report) {
+func printTable(out io.Writer, r control.Report) {
+	// One write for the whole table: tabwriter writes each cell and its
+	// padding apart, thousands of write(2) calls at 256 instances.
+	w := bufio.NewWriter(out)
+	defer w.Flush()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PORT\tPID\tSTATE\tUPTIME\tRESTARTS\tRSS\tCPU")
 	for _, in := range r.Instances {

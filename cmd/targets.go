@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/manager"
 )
 
@@ -80,7 +81,7 @@ func targetsSource(ctx context.Context, cf configFlag, stderr io.Writer) (string
 			fmt.Fprintln(stderr, "hellomgr: note: the manager serves no metrics (metrics.address: off); only the apps are listed")
 		}
 		return report.MetricsAddr, ports, nil
-	case !errors.Is(err, manager.ErrNotRunning):
+	case !errors.Is(err, control.ErrNotRunning):
 		return "", nil, err
 	}
 	cfg, err := cf.load()

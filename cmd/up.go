@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/manager"
 )
 
@@ -80,7 +81,7 @@ func showOn(stdout io.Writer, opts *manager.RunOptions) {
 	if !isDevNull(stdout) {
 		opts.Console = stdout
 	}
-	opts.Started = func(r manager.Report) { printTable(stdout, r) }
+	opts.Started = func(r control.Report) { printTable(stdout, r) }
 }
 
 // isDevNull reports whether w is /dev/null.

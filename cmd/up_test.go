@@ -14,17 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 // statuses returns `hellomgr status --json`, by port.
-func (e *env) statuses() map[int]manager.InstanceStatus {
+func (e *env) statuses() map[int]control.InstanceStatus {
 	e.t.Helper()
-	var rows []manager.InstanceStatus
+	var rows []control.InstanceStatus
 	if err := json.Unmarshal([]byte(e.mustRun("status", "--json")), &rows); err != nil {
 		e.t.Fatalf("status --json: %v", err)
 	}
-	m := map[int]manager.InstanceStatus{}
+	m := map[int]control.InstanceStatus{}
 	for _, r := range rows {
 		m[r.Port] = r
 	}

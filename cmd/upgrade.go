@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/manager"
 )
 
@@ -69,7 +70,7 @@ func (o *upgradeOptions) run(ctx context.Context, out io.Writer) error {
 
 // runUpgrade asks for the upgrade, then for the status the new program
 // (or, when it could not take over, the old one) answers with.
-func runUpgrade(ctx context.Context, client *manager.Client, binary string, out io.Writer) error {
+func runUpgrade(ctx context.Context, client *control.Client, binary string, out io.Writer) error {
 	before, err := client.Status(ctx)
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func runUpgrade(ctx context.Context, client *manager.Client, binary string, out 
 // is cut by the exec (as is one accepted by a new program that goes
 // back to the old one): ask again, a few times. One that waits in the
 // socket's queue is answered by whichever program then runs.
-func statusAfterExec(ctx context.Context, client *manager.Client) (manager.Report, error) {
+func statusAfterExec(ctx context.Context, client *control.Client) (control.Report, error) {
 	for try := 1; ; try++ {
 		r, err := client.Status(ctx)
 		cut := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)

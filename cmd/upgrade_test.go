@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/internal/testnet"
-	"github.com/hellomgr/hellomgr/manager"
 )
 
 // newBinary copies the test binary (which plays hellomgr) into the env's
@@ -191,7 +191,7 @@ func TestSIGUSR2UpgradesToTheBinaryOnDisk(t *testing.T) {
 	mgr, before := e.managerPID(), e.pids()
 	syscall.Kill(mgr, syscall.SIGUSR2)
 	testnet.WaitFor(t, "the manager to report one upgrade", 10*time.Second, func() bool {
-		r, err := manager.Dial(filepath.Join(e.dir, ".hellomgr", "hellomgr.sock")).Status(context.Background())
+		r, err := control.Dial(filepath.Join(e.dir, ".hellomgr", "hellomgr.sock")).Status(context.Background())
 		return err == nil && r.Upgrades == 1
 	})
 	for port, pid := range e.pids() {

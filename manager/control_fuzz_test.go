@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/logs"
 )
 
 // FuzzControlRequest feeds arbitrary bytes to the control socket's HTTP
@@ -32,17 +34,18 @@ func FuzzControlRequest(f *testing.F) {
 	}
 	// A manager with one configured port whose instance is stopped and
 	// whose command fails at once; its config file is gone, so a reload
-	// changes nothing.
+	// changes nothing. The port's log is kept in memory: a failed start
+	// shows its last lines.
 	cfg, err := config.Parse("/nonexistent/config.yaml", []byte(
 		"ports: [1]\ncommand: [/bin/false]\nrestart:\n  max_tries: 1\nmetrics:\n  address: \"off\"\n"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	m := New(cfg, Options{})
-	s := &slot{port: 1}
+	s := &slot{port: 1, log: logs.Memory()}
 	s.inst = instance.New(m.spec(cfg, s), nil)
 	m.addSlot(s)
-	routes := m.controlRoutes()
+	routes := control.Routes(m)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
 		if err != nil {
@@ -70,7 +73,7 @@ func checkReply(t *testing.T, rec *httptest.ResponseRecorder) {
 	if rec.Header().Get("Content-Type") != "application/x-ndjson" {
 		return // status: a JSON report
 	}
-	var last Event
+	var last control.Event
 	sc := bufio.NewScanner(rec.Body)
 	for sc.Scan() {
 		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {

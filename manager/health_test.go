@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
@@ -46,8 +47,8 @@ liveness: {http: /, interval: 100ms, timeout: 80ms, failures: 2}
 	if err := m.StartAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	status := func() map[int]InstanceStatus {
-		out := map[int]InstanceStatus{}
+	status := func() map[int]control.InstanceStatus {
+		out := map[int]control.InstanceStatus{}
 		for _, st := range m.Report().Instances {
 			out[st.Port] = st
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
 )
 
@@ -27,7 +28,7 @@ type RunOptions struct {
 	ReadyFD int
 	// Started, when set, is called with the status once Run has started
 	// every instance (the foreground `up` prints it as a table).
-	Started func(Report)
+	Started func(control.Report)
 }
 
 // Run is the manager's life in the program `hellomgr up` runs: prepare,
@@ -154,7 +155,7 @@ func (l runner) live(ctx context.Context, begin func()) error {
 
 // start starts every instance and reloads nginx, then reports how the
 // start went.
-func (l runner) start(ctx context.Context, ready *readyReport, started func(Report)) {
+func (l runner) start(ctx context.Context, ready *readyReport, started func(control.Report)) {
 	startErr := l.m.StartAll(ctx)
 	if startErr != nil {
 		l.log.Error("not every instance started; the failed ones are retried with backoff", "err", startErr)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 // A port the running config does not have (one added to the file, not yet
@@ -17,7 +18,7 @@ func TestMaintenanceOfAnUnconfiguredPortSaysSoOnce(t *testing.T) {
 	}
 	m := New(cfg, Options{})
 	want := "port 31999 is not in the running config (its ports: 8001, 8002); a port added to the file starts with hellomgr reload"
-	for name, op := range map[string]func(context.Context, []int, Progress) error{
+	for name, op := range map[string]func(context.Context, []int, control.Progress) error{
 		"restart": m.Restart, "stop": m.StopPorts, "start": m.StartPorts,
 	} {
 		if err := op(context.Background(), []int{31999}, nil); err == nil || err.Error() != want {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
 )
 
@@ -12,7 +13,7 @@ import (
 // config, max_unavailable at a time, with the same readiness gating and
 // nginx drain as a reload. A port stopped with StopPorts is started again,
 // as `systemctl restart` starts a stopped unit.
-func (m *Manager) Restart(ctx context.Context, ports []int, progress Progress) error {
+func (m *Manager) Restart(ctx context.Context, ports []int, progress control.Progress) error {
 	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
 		for batch := range slices.Chunk(ports, r.cfg.Reload.MaxUnavailable) {
 			m.setHeld(batch, false)
@@ -31,7 +32,7 @@ func (m *Manager) Restart(ctx context.Context, ports []int, progress Progress) e
 // upstream first, then a graceful stop, then the port is closed so that
 // connects are refused rather than queued. They stay stopped, across
 // reloads too, until StartPorts or Restart.
-func (m *Manager) StopPorts(ctx context.Context, ports []int, progress Progress) error {
+func (m *Manager) StopPorts(ctx context.Context, ports []int, progress control.Progress) error {
 	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
 		m.setHeld(ports, true)
 		if err := m.takeOut(ctx, r, ports); err != nil {
@@ -51,7 +52,7 @@ func (m *Manager) StopPorts(ctx context.Context, ports []int, progress Progress)
 // StartPorts starts the instances on ports that are not running (stopped
 // for maintenance, or failed), each ready before the next, and puts them
 // back into the nginx upstream.
-func (m *Manager) StartPorts(ctx context.Context, ports []int, progress Progress) error {
+func (m *Manager) StartPorts(ctx context.Context, ports []int, progress control.Progress) error {
 	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
 		for _, port := range ports {
 			if err := m.startPort(ctx, r, port); err != nil {
@@ -84,7 +85,7 @@ func (m *Manager) startPort(ctx context.Context, r *rollout, port int) error {
 // maintain runs fn as a rollout of the current config on configured ports,
 // one at a time with reloads, and puts every port back into nginx if fn
 // fails half-way.
-func (m *Manager) maintain(ctx context.Context, ports []int, progress Progress, fn func(context.Context, *rollout) error) error {
+func (m *Manager) maintain(ctx context.Context, ports []int, progress control.Progress, fn func(context.Context, *rollout) error) error {
 	ctx, done, err := m.beginRollout(ctx)
 	if err != nil {
 		return err

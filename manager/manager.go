@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/logs"
 	"github.com/hellomgr/hellomgr/notify"
@@ -156,7 +157,7 @@ func (m *Manager) prepare(cfg *config.Config) (err error) {
 			m.closeListeners()
 		}
 	}()
-	if m.controlLn, err = listenControl(cfg.Socket); err != nil {
+	if m.controlLn, err = control.Listen(cfg.Socket); err != nil {
 		return err
 	}
 	if m.metricsLn, err = listenMetrics(cfg.Metrics.Address); err != nil {
@@ -184,7 +185,7 @@ func (m *Manager) closeListeners() {
 // ends. Call it after Prepare, typically on its own goroutine.
 func (m *Manager) Serve(ctx context.Context) error {
 	errs := make(chan error, 2)
-	go func() { errs <- m.serveControl(ctx, m.controlLn) }()
+	go func() { errs <- control.Serve(ctx, m.controlLn, m.Config().Socket, control.Routes(m), m.log) }()
 	go func() {
 		if m.metricsLn == nil {
 			errs <- nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 // ReloadPlan is what a reload of a config would do, as `hellomgr check`
@@ -24,8 +25,8 @@ type ReloadPlan struct {
 // on cfg's address. It changes nothing. Its error is one in asking: a
 // manager that is not running is a plan, not an error.
 func PlanReload(ctx context.Context, cfg *config.Config) (ReloadPlan, error) {
-	report, err := Dial(cfg.Socket).Status(ctx)
-	if errors.Is(err, ErrNotRunning) {
+	report, err := control.Dial(cfg.Socket).Status(ctx)
+	if errors.Is(err, control.ErrNotRunning) {
 		return ReloadPlan{Plan: Plan{Added: cfg.Ports}, Taken: takenPorts(cfg.Address, cfg.Ports)}, nil
 	}
 	if err != nil {

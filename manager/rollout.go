@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/notify"
 	"github.com/hellomgr/hellomgr/proc"
@@ -18,9 +19,6 @@ import (
 // ErrReloadInProgress refuses a second reload while one runs: two
 // rollouts interleaved would replace the same port twice.
 var ErrReloadInProgress = errors.New("a reload is in progress; try again when it has finished")
-
-// Progress receives one line per rollout step, as it happens.
-type Progress func(format string, args ...any)
 
 // Plan is what a reload will do, worked out before anything is touched.
 type Plan struct {
@@ -54,20 +52,12 @@ func PlanPorts(running, wanted []int) Plan {
 // rollout: that port goes back to the previous config, the ports not yet
 // reached keep their processes, and the error names the port and shows its
 // last output. Only one reload runs at a time.
-func (m *Manager) Reload(ctx context.Context, progress Progress) error {
-	return m.ReloadWith(ctx, ReloadOptions{}, progress)
-}
-
-// ReloadOptions change how a reload proceeds.
-type ReloadOptions struct {
-	// Canary, above 0, replaces that many ports first, then watches them
-	// for Watch, and goes on only if they hold up: see judgeCanaries.
-	Canary int
-	Watch  time.Duration
+func (m *Manager) Reload(ctx context.Context, progress control.Progress) error {
+	return m.ReloadWith(ctx, control.ReloadOptions{}, progress)
 }
 
 // ReloadWith is Reload with options.
-func (m *Manager) ReloadWith(ctx context.Context, opts ReloadOptions, progress Progress) error {
+func (m *Manager) ReloadWith(ctx context.Context, opts control.ReloadOptions, progress control.Progress) error {
 	ctx, done, err := m.beginRollout(ctx)
 	if err != nil {
 		return err
@@ -101,13 +91,13 @@ func (m *Manager) ReloadWith(ctx context.Context, opts ReloadOptions, progress P
 type rollout struct {
 	m         *Manager
 	old, cfg  *config.Config
-	opts      ReloadOptions
-	progress  Progress
+	opts      control.ReloadOptions
+	progress  control.Progress
 	draining  sync.WaitGroup // replaced instances still finishing their requests
 	published string         // the upstream block nginx was last reloaded with
 }
 
-func (m *Manager) reload(ctx context.Context, opts ReloadOptions, progress Progress) error {
+func (m *Manager) reload(ctx context.Context, opts control.ReloadOptions, progress control.Progress) error {
 	old := m.Config()
 	cfg, err := config.Load(old.File)
 	if err == nil {
@@ -189,7 +179,7 @@ func (m *Manager) replaceAll(ctx context.Context, r *rollout, ports []int) error
 
 // addPorts binds every added port first (a taken one stops the reload
 // before any change), then starts them.
-func (m *Manager) addPorts(ctx context.Context, cfg *config.Config, ports []int, progress Progress) error {
+func (m *Manager) addPorts(ctx context.Context, cfg *config.Config, ports []int, progress control.Progress) error {
 	if len(ports) == 0 {
 		return nil
 	}
@@ -349,7 +339,7 @@ func (s *slot) matchHandoff(cfg *config.Config) error {
 
 // restore puts the previous config back on a port whose replacement failed
 // and returns the error that halts the rollout.
-func (m *Manager) restore(ctx context.Context, old *config.Config, port int, cause error, progress Progress) error {
+func (m *Manager) restore(ctx context.Context, old *config.Config, port int, cause error, progress control.Progress) error {
 	progress("%d: new instance failed, restoring the previous config", port)
 	if err := m.matchHandoff(port, old); err != nil {
 		m.log.Error("restore handoff", "port", port, "err", err)
@@ -364,7 +354,7 @@ func (m *Manager) restore(ctx context.Context, old *config.Config, port int, cau
 }
 
 // removePorts drains and stops the ports the new config dropped.
-func (m *Manager) removePorts(ctx context.Context, ports []int, progress Progress) {
+func (m *Manager) removePorts(ctx context.Context, ports []int, progress control.Progress) {
 	for _, port := range ports {
 		i := m.instanceOn(port)
 		pid := i.Status().PID

@@ -8,28 +8,18 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/metrics"
 	"github.com/hellomgr/hellomgr/proc"
 )
 
-// Report is what `hellomgr status` shows: the manager and every instance.
-type Report struct {
-	PID         int              `json:"pid"`
-	Version     string           `json:"version,omitempty"`       // the manager's program
-	Upgrades    int              `json:"upgrades"`                // times the program was replaced (hellomgr upgrade)
-	UpgradeErr  string           `json:"upgrade_error,omitempty"` // why the last upgrade went back to the old program
-	Config      string           `json:"config"`
-	MetricsAddr string           `json:"metrics_address,omitempty"`
-	Instances   []InstanceStatus `json:"instances"`
-}
-
 // Report returns the current status of the manager and its instances,
 // with each process's memory and CPU read from /proc through the reading
 // shared with the metrics endpoint (proc.ReadCached: at most one read per
 // process and per second, whoever asks).
-func (m *Manager) Report() Report {
-	r := Report{PID: os.Getpid(), Version: m.opts.Version, Upgrades: m.upgrades, UpgradeErr: m.upgradeErr}
+func (m *Manager) Report() control.Report {
+	r := control.Report{PID: os.Getpid(), Version: m.opts.Version, Upgrades: m.upgrades, UpgradeErr: m.upgradeErr}
 	var statuses []instance.Status
 	reloads := map[int]uint64{}
 	m.ports.do(func(t *portTable) {
@@ -41,9 +31,9 @@ func (m *Manager) Report() Report {
 	})
 	r.MetricsAddr = m.MetricsAddr()
 	now := time.Now()
-	r.Instances = make([]InstanceStatus, 0, len(statuses))
+	r.Instances = make([]control.InstanceStatus, 0, len(statuses))
 	for _, st := range statuses {
-		row := InstanceStatus{
+		row := control.InstanceStatus{
 			Port: st.Port, PID: st.PID, State: st.State.String(),
 			Restarts: st.RestartCount(), ByReason: st.Restarts,
 			LastError: st.LastError, LastExit: st.LastExitCode,
@@ -59,22 +49,6 @@ func (m *Manager) Report() Report {
 		r.Instances = append(r.Instances, row)
 	}
 	return r
-}
-
-// InstanceStatus is one row of `hellomgr status`.
-type InstanceStatus struct {
-	Port      int               `json:"port"`
-	PID       int               `json:"pid"`
-	State     string            `json:"state"`
-	Uptime    float64           `json:"uptime_seconds"`
-	Restarts  uint64            `json:"restarts"`
-	ByReason  map[string]uint64 `json:"restarts_by_reason,omitempty"`
-	RSS       int64             `json:"rss_bytes"`
-	CPU       float64           `json:"cpu_seconds"`
-	LastError string            `json:"last_error,omitempty"`
-	Reloads   uint64            `json:"reloads"`
-	StartTime time.Time         `json:"start_time,omitzero"`
-	LastExit  int               `json:"last_exit_code"`
 }
 
 // Instances returns a status snapshot of every slot, sorted by port.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/nginx"
 )
 
@@ -45,7 +46,7 @@ func CheckPaths(cfg *config.Config) error {
 			errs = append(errs, checkFile(LogFile(cfg.Logs.Dir, port)))
 		}
 	}
-	errs = append(errs, checkSocket(cfg.Socket))
+	errs = append(errs, control.CheckSocket(cfg.Socket))
 	if cfg.Nginx != nil {
 		errs = append(errs, nginx.CheckFile(cfg.Nginx.UpstreamFile))
 	}
@@ -76,12 +77,12 @@ func checkFolder(dir string, f folder) error {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return problem(dir, f.role+" is a symbolic link, not a folder", f.linkFix)
 	case !fi.IsDir():
-		return problem(dir, f.role+" is "+kind(fi.Mode())+", not a folder", "move it away (hellomgr creates the folder)")
+		return problem(dir, f.role+" is "+control.Kind(fi.Mode())+", not a folder", "move it away (hellomgr creates the folder)")
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	var errs []error
-	if !trusted(st.Uid) {
-		errs = append(errs, problem(dir, fmt.Sprintf("%s is owned by %s, not by %s", f.role, userName(st.Uid), trustedOwners()),
+	if !control.Trusted(st.Uid) {
+		errs = append(errs, problem(dir, fmt.Sprintf("%s is owned by %s, not by %s", f.role, control.UserName(st.Uid), control.TrustedOwners()),
 			fmt.Sprintf("remove it (hellomgr creates it) or chown %s %s", me(), dir)))
 	}
 	if st.Mode&0o022 != 0 {
@@ -115,7 +116,7 @@ func checkFile(path string) error {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return linkInPlace(path)
 	case !fi.Mode().IsRegular():
-		return problem(path, "is "+kind(fi.Mode())+", not a regular file", "remove it")
+		return problem(path, "is "+control.Kind(fi.Mode())+", not a regular file", "remove it")
 	}
 	return nil
 }
@@ -148,57 +149,6 @@ func openOwned(f folder, path string, flag int, perm os.FileMode) (*os.File, err
 	return file, nil
 }
 
-// checkSocket refuses a control socket path that holds anything but a
-// socket of the user running hellomgr or root: `up` would delete it to
-// listen there, and a client would talk to whoever listens on it.
-func checkSocket(path string) error {
-	fi, err := os.Lstat(path)
-	switch {
-	case err != nil:
-		return nil
-	case fi.Mode()&fs.ModeSocket == 0:
-		return problem(path, "is "+kind(fi.Mode())+", not a control socket", "move it away, or set socket: to another path")
-	}
-	if uid := fi.Sys().(*syscall.Stat_t).Uid; !trusted(uid) {
-		return problem(path, fmt.Sprintf("control socket is owned by %s, not by %s, so it is not your hellomgr's", userName(uid), trustedOwners()),
-			"if it is that user's manager, run hellomgr as that user; if not, remove it, or set socket: to a path in a folder only you can write")
-	}
-	return nil
-}
-
-// foreignPeer is a control socket answered by a process of another user:
-// a client does not send it a request.
-type foreignPeer struct {
-	socket string
-	uid    uint32
-}
-
-func (e *foreignPeer) Error() string {
-	return fmt.Sprintf("%s: control socket is answered by a process of %s, not of %s, so not by your hellomgr; if it is that user's manager, run hellomgr as that user; if not, stop that process and remove the socket",
-		e.socket, userName(e.uid), trustedOwners())
-}
-
-// trusted reports whether uid may own hellomgr's folders and sockets:
-// the user running hellomgr, or root.
-func trusted(uid uint32) bool { return uid == 0 || uid == uint32(os.Geteuid()) }
-
-// trustedOwners words trusted for a message.
-func trustedOwners() string {
-	if os.Geteuid() == 0 {
-		return "root"
-	}
-	return "you (" + userName(uint32(os.Geteuid())) + ") or root"
-}
-
-// userName names uid for a message: "nobody (uid 65534)", or "uid 65534"
-// when it has no name.
-func userName(uid uint32) string {
-	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
-		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
-	}
-	return fmt.Sprintf("uid %d", uid)
-}
-
 // me is the user running hellomgr, as chown takes it.
 func me() string {
 	id := strconv.Itoa(os.Geteuid())
@@ -206,23 +156,4 @@ func me() string {
 		return u.Username
 	}
 	return id
-}
-
-// kind words a file's type for a message: "a regular file".
-func kind(mode fs.FileMode) string {
-	switch {
-	case mode.IsRegular():
-		return "a regular file"
-	case mode.IsDir():
-		return "a folder"
-	case mode&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case mode&fs.ModeSocket != 0:
-		return "a socket"
-	case mode&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case mode&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
 }

@@ -49,6 +49,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/notify"
 )
@@ -132,7 +133,7 @@ type syscallConner interface {
 // handing gets the last line, sent just before the exec, which ends every
 // connection to the control socket. It returns only when the upgrade did
 // not happen, with the reason; the manager then runs on as before.
-func (m *Manager) Upgrade(ctx context.Context, binary string, progress Progress, handing func(line string)) error {
+func (m *Manager) Upgrade(ctx context.Context, binary string, progress control.Progress, handing func(line string)) error {
 	ctx, done, err := m.beginRollout(ctx)
 	if err != nil {
 		return fmt.Errorf("upgrade refused, nothing changed: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/manager"
 	"github.com/hellomgr/hellomgr/proc"
 )
@@ -212,7 +213,7 @@ func (d *deployment) up(ctx context.Context) (time.Duration, error) {
 // so that none can outlive the bench unnoticed. Every instance must be
 // ready.
 func (d *deployment) refresh(ctx context.Context) error {
-	r, err := manager.Dial(d.cfg.Socket).Status(ctx)
+	r, err := control.Dial(d.cfg.Socket).Status(ctx)
 	if err != nil {
 		return err
 	}

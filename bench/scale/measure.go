@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/proc"
 )
 
@@ -244,7 +244,7 @@ func (d *deployment) socketLatency(ctx context.Context, runs int) (latency, floa
 			cpu0 = d.managerCPU()
 		}
 		start := time.Now()
-		r, err := manager.Dial(d.cfg.Socket).Status(ctx)
+		r, err := control.Dial(d.cfg.Socket).Status(ctx)
 		took := time.Since(start)
 		if err != nil {
 			return latency{}, 0, err

@@ -14,14 +14,14 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
-	"github.com/hellomgr/hellomgr/manager"
+	"github.com/hellomgr/hellomgr/control"
 )
 
 // deployment is 4 built-in instances under a manager started with up -d.
 type deployment struct {
 	bin, dir    string
 	ports       []int
-	client      *manager.Client
+	client      *control.Client
 	managerPID  int
 	metricsAddr string
 }
@@ -44,7 +44,7 @@ func deploy(ctx context.Context, bin, dir string) (*deployment, error) {
 	if out, err := exec.CommandContext(ctx, bin, "up", "-d", "-c", d.config()).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("hellomgr up: %w\n%s", err, out)
 	}
-	d.client = manager.Dial(filepath.Join(dir, ".hellomgr", "hellomgr.sock"))
+	d.client = control.Dial(filepath.Join(dir, ".hellomgr", "hellomgr.sock"))
 	r, err := d.client.Status(ctx)
 	if err != nil {
 		d.close()

@@ -1,4 +1,4 @@
-package manager
+package control
 
 import (
 	"bufio"
@@ -27,7 +27,7 @@ type Client struct {
 //
 // A client talks only to a manager of its own user or root, as the
 // manager answers only those: a socket file of another user is refused
-// before connecting (checkSocket), and a connection whose listener runs
+// before connecting (CheckSocket), and a connection whose listener runs
 // as another user (SO_PEERCRED) is closed before a request is sent, so a
 // socket planted in a folder another user controls hears nothing and
 // answers nothing.
@@ -39,7 +39,7 @@ func Dial(socket string) *Client {
 			return nil, err
 		}
 		uid, err := peerUID(conn)
-		if err != nil || !trusted(uid) {
+		if err != nil || !Trusted(uid) {
 			conn.Close()
 			if err != nil {
 				return nil, fmt.Errorf("control socket %s: cannot tell who listens on it: %w", socket, err)
@@ -56,7 +56,7 @@ func (c *Client) do(ctx context.Context, method, path string) (*http.Response, e
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSocket(c.socket); err != nil {
+	if err := CheckSocket(c.socket); err != nil {
 		return nil, err
 	}
 	resp, err := c.http.Do(req)
