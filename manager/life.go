@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			ready.send(err)
 			return err
 		}
-		l := runner{m: m, log: o.Log, cfg: cfg}
+		l := life{m: m, log: o.Log}
 		return l.live(ctx, func() { l.start(ctx, ready, o.Started) })
 	})
 }
@@ -77,7 +77,7 @@ func RunResumed(ctx context.Context, configPath string, stateFD int, o RunOption
 			o.Log.Error("cannot take over; going back to the previous program", "err", err)
 			return RollBack(st, stateFD, err)
 		}
-		l := runner{m: m, log: o.Log, cfg: m.Config()}
+		l := life{m: m, log: o.Log}
 		return l.live(ctx, func() { l.resumed(ctx, st, stateFD, o.Version) })
 	})
 }
@@ -129,16 +129,15 @@ func resumeFrom(configPath string, st *UpgradeState, o Options) (*Manager, error
 	return m, nil
 }
 
-// runner is one manager's life once it is prepared (or resumed).
-type runner struct {
+// life is one manager's life once it is prepared (or resumed).
+type life struct {
 	m   *Manager
 	log *slog.Logger
-	cfg *config.Config // as the life began: its stop.timeout bounds the shutdown
 }
 
 // live serves the control socket and metrics, runs begin, waits for a
 // signal or a `down`, then stops everything.
-func (l runner) live(ctx context.Context, begin func()) error {
+func (l life) live(ctx context.Context, begin func()) error {
 	sigs := notifySignals()
 	defer signal.Stop(sigs)
 	serveCtx, stopServing := context.WithCancel(context.Background())
@@ -155,7 +154,7 @@ func (l runner) live(ctx context.Context, begin func()) error {
 
 // start starts every instance and reloads nginx, then reports how the
 // start went.
-func (l runner) start(ctx context.Context, ready *readyReport, started func(control.Report)) {
+func (l life) start(ctx context.Context, ready *readyReport, started func(control.Report)) {
 	startErr := l.m.StartAll(ctx)
 	if startErr != nil {
 		l.log.Error("not every instance started; the failed ones are retried with backoff", "err", startErr)
@@ -172,7 +171,7 @@ func (l runner) start(ctx context.Context, ready *readyReport, started func(cont
 
 // resumed says whether the upgrade took, then restarts what was handed
 // over stopped.
-func (l runner) resumed(ctx context.Context, st *UpgradeState, stateFD int, version string) {
+func (l life) resumed(ctx context.Context, st *UpgradeState, stateFD int, version string) {
 	if st.Error != "" {
 		l.log.Error("upgrade failed; this program runs on", "err", st.Error)
 	} else {
@@ -193,7 +192,7 @@ func notifySignals() chan os.Signal {
 
 // waitForStop runs until SIGINT, SIGTERM or a `down` request; SIGHUP and
 // SIGUSR2 on the way start a reload and an upgrade.
-func (l runner) waitForStop(ctx context.Context, sigs <-chan os.Signal) {
+func (l life) waitForStop(ctx context.Context, sigs <-chan os.Signal) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -215,7 +214,7 @@ func (l runner) waitForStop(ctx context.Context, sigs <-chan os.Signal) {
 }
 
 // reloadOnSignal is SIGHUP: a reload, as `hellomgr reload`.
-func (l runner) reloadOnSignal() {
+func (l life) reloadOnSignal() {
 	if err := l.m.Reload(context.Background(), l.progress); err != nil {
 		l.log.Error("reload on SIGHUP failed", "err", err)
 	}
@@ -224,7 +223,7 @@ func (l runner) reloadOnSignal() {
 // upgradeOnSignal is SIGUSR2: an upgrade to the binary at the path the
 // manager was started from, as a package upgrade leaves it. It returns
 // only when the upgrade failed: one that succeeds replaces the program.
-func (l runner) upgradeOnSignal() {
+func (l life) upgradeOnSignal() {
 	self, err := os.Executable()
 	if err == nil {
 		err = l.m.Upgrade(context.Background(), self, l.progress, func(line string) { l.log.Info(line) })
@@ -232,13 +231,14 @@ func (l runner) upgradeOnSignal() {
 	l.log.Error("upgrade on SIGUSR2 failed", "err", err)
 }
 
-func (l runner) progress(format string, args ...any) { l.log.Info(fmt.Sprintf(format, args...)) }
+func (l life) progress(format string, args ...any) { l.log.Info(fmt.Sprintf(format, args...)) }
 
-// shutdown stops every instance gracefully. A second SIGINT or SIGTERM
-// while it waits gives up waiting: the manager exits and the kernel kills
-// the children (they run with a parent-death signal).
-func (l runner) shutdown(sigs <-chan os.Signal) error {
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Stop.Timeout+5*time.Second)
+// shutdown stops every instance gracefully, giving each the stop.timeout
+// it was started with (a reload may have changed it). A second SIGINT or
+// SIGTERM while it waits gives up waiting: the manager exits and the
+// kernel kills the children (they run with a parent-death signal).
+func (l life) shutdown(sigs <-chan os.Signal) error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.m.longestStop()+5*time.Second)
 	defer cancel()
 	go func() {
 		select {
@@ -257,7 +257,7 @@ func (l runner) shutdown(sigs <-chan os.Signal) error {
 	return nil
 }
 
-func (l runner) logError(what string, err error) {
+func (l life) logError(what string, err error) {
 	if err != nil {
 		l.log.Error(what, "err", err)
 	}

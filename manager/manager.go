@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
@@ -243,6 +244,21 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		m.lock = nil
 	}
 	return ctx.Err()
+}
+
+// longestStop is the longest stop.timeout of the running instances, and
+// at least the running config's: what a graceful Shutdown may take.
+func (m *Manager) longestStop() time.Duration {
+	var d time.Duration
+	m.ports.do(func(t *portTable) {
+		d = t.cfg.Stop.Timeout
+		for _, s := range t.slots {
+			if s.inst != nil {
+				d = max(d, s.inst.Spec().StopTimeout)
+			}
+		}
+	})
+	return d
 }
 
 // RequestDown asks the manager's owner to shut down (the control

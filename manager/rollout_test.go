@@ -38,13 +38,14 @@ type rig struct {
 	path  string
 	ports []int
 	swap  string
+	stop  string // stop.timeout
 }
 
 // newRig starts n fake instances, each ready at once, under swap, with
 // VERSION=v1 in their environment.
 func newRig(t *testing.T, swap string, n int) *rig {
 	t.Helper()
-	r := &rig{t: t, fake: fakeproc.New(), path: filepath.Join(shortDir(t), "config.yaml"), ports: testnet.FreePorts(t, n), swap: swap}
+	r := &rig{t: t, fake: fakeproc.New(), path: filepath.Join(shortDir(t), "config.yaml"), ports: testnet.FreePorts(t, n), swap: swap, stop: "2s"}
 	slices.Sort(r.ports) // the order of Instances
 	r.fake.Default(fakeproc.Plan{Ready: true})
 	r.write("v1")
@@ -68,7 +69,7 @@ func newRig(t *testing.T, swap string, n int) *rig {
 func (r *rig) write(version string) {
 	r.t.Helper()
 	list := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(r.ports)), ", "), "[]")
-	text := fmt.Sprintf("ports: [%s]\ncommand: [/bin/true]\nenv: {VERSION: %s}\nstop: {timeout: 2s}\nmetrics: {address: \"off\"}\n%s", list, version, r.swap)
+	text := fmt.Sprintf("ports: [%s]\ncommand: [/bin/true]\nenv: {VERSION: %s}\nstop: {timeout: %s}\nmetrics: {address: \"off\"}\n%s", list, version, r.stop, r.swap)
 	if err := os.WriteFile(r.path, []byte(text), 0o644); err != nil {
 		r.t.Fatal(err)
 	}
@@ -270,5 +271,22 @@ func TestStoppedPortStaysStoppedAcrossAReload(t *testing.T) {
 	}
 	if pid := r.pids()[0]; r.version(pid) != "v2" {
 		t.Errorf("port %d started again: pid %d (%s), want v2", held, pid, r.version(pid))
+	}
+}
+
+// A reload that raises stop.timeout raises what a shutdown waits for: the
+// manager does not cut instances short of the timeout they were given.
+func TestShutdownWaitsAsLongAsTheRunningInstancesMay(t *testing.T) {
+	r := newRig(t, fakeSwaps["stop-then-start"], 2)
+	if got := r.m.longestStop(); got != 2*time.Second {
+		t.Fatalf("before the reload: %s, want 2s", got)
+	}
+	r.stop = "30s"
+	r.write("v2")
+	if err := r.reload(func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.m.longestStop(); got != 30*time.Second {
+		t.Errorf("after a reload to stop.timeout 30s: %s, want 30s", got)
 	}
 }
