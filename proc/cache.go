@@ -20,8 +20,9 @@ var shared = NewCache(CacheInterval, Read)
 func ReadCached(pid int) (Stats, error) { return shared.Read(pid) }
 
 // Cache keeps the last reading of each process for a fixed interval. It
-// is safe for concurrent use; callers that miss together may each read,
-// and the last to finish is kept.
+// is safe for concurrent use. Callers that miss together share one read:
+// the first reads, the others wait for what it read, so the kept reading
+// is always the newest and a burst of callers costs one read per process.
 //
 // A pid that the kernel gives to a new process within the interval reads
 // as the old one until the interval is over.
@@ -31,40 +32,61 @@ type Cache struct {
 	now  func() time.Time // time.Now, or a fake clock in tests
 
 	mu      sync.Mutex
-	entries map[int]entry
+	entries map[int]*entry
 	swept   time.Time // when entries last lost its stale readings
 }
 
+// entry is one reading, or one in progress: done is closed once st and
+// err are set, and they are not written after.
 type entry struct {
-	st Stats
-	at time.Time
+	done chan struct{}
+	st   Stats
+	err  error
+	at   time.Time
 }
 
 // NewCache returns a cache that keeps what read returns for ttl.
 func NewCache(ttl time.Duration, read func(pid int) (Stats, error)) *Cache {
-	return &Cache{ttl: ttl, read: read, now: time.Now, entries: map[int]entry{}}
+	return &Cache{ttl: ttl, read: read, now: time.Now, entries: map[int]*entry{}}
 }
 
-// Read returns the reading of pid taken less than the interval ago, or
-// reads it now. An error is returned as it comes and not kept.
+// Read returns the reading of pid taken less than the interval ago, waits
+// for one in progress, or reads it now. An error is returned to the
+// callers that waited for it and not kept.
 func (c *Cache) Read(pid int) (Stats, error) {
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.entries[pid]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl {
-		return e.st, nil
+	if ok && !c.stale(e, now) {
+		c.mu.Unlock()
+		<-e.done
+		return e.st, e.err
 	}
-	st, err := c.read(pid)
+	e = &entry{done: make(chan struct{}), at: now}
+	c.entries[pid] = e
+	c.mu.Unlock()
+
+	e.st, e.err = c.read(pid)
+	close(e.done)
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err != nil {
+	if e.err != nil && c.entries[pid] == e {
 		delete(c.entries, pid)
-		return st, err
 	}
-	c.entries[pid] = entry{st: st, at: now}
 	c.sweepLocked(now)
-	return st, nil
+	return e.st, e.err
+}
+
+// stale says whether e is a finished reading from an interval ago or
+// more; a reading in progress is never stale.
+func (c *Cache) stale(e *entry, now time.Time) bool {
+	select {
+	case <-e.done:
+		return now.Sub(e.at) >= c.ttl
+	default:
+		return false
+	}
 }
 
 // sweepLocked drops stale readings, at most once an interval, so that
@@ -75,7 +97,7 @@ func (c *Cache) sweepLocked(now time.Time) {
 	}
 	c.swept = now
 	for pid, e := range c.entries {
-		if now.Sub(e.at) >= c.ttl {
+		if c.stale(e, now) {
 			delete(c.entries, pid)
 		}
 	}

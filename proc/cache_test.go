@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -46,16 +48,40 @@ func TestCacheSharesAReadingWithinTheInterval(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// Callers that miss together may each read; after that, none does.
-	first := f.reads[42]
 	*now = now.Add(999 * time.Millisecond)
 	st, _ := c.Read(42)
-	if f.reads[42] != first || st.OpenFDs != first {
-		t.Errorf("pid 42 at 999ms: %d reads, got reading %d; want still %d", f.reads[42], st.OpenFDs, first)
+	if f.reads[42] != 1 || st.OpenFDs != 1 {
+		t.Errorf("pid 42 at 999ms after 80 calls by 8 callers: %d reads, got reading %d; want 1 and 1", f.reads[42], st.OpenFDs)
 	}
-	if first > 8 {
-		t.Errorf("pid 42: %d reads for 80 calls by 8 callers, want at most 8", first)
-	}
+}
+
+func TestCallersThatMissTogetherShareOneRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var reads atomic.Int32
+		c := NewCache(time.Second, func(pid int) (Stats, error) {
+			n := reads.Add(1)
+			<-release // a slow /proc read, still going when the others call
+			return Stats{OpenFDs: int(n)}, nil
+		})
+		got := make(chan int, 4)
+		for range 4 {
+			go func() {
+				st, _ := c.Read(42)
+				got <- st.OpenFDs
+			}()
+		}
+		synctest.Wait() // one caller reads, three wait for it
+		close(release)
+		for range 4 {
+			if fds := <-got; fds != 1 {
+				t.Errorf("a caller got reading %d, want the one shared reading 1", fds)
+			}
+		}
+		if n := reads.Load(); n != 1 {
+			t.Errorf("4 callers that missed together read %d times, want 1", n)
+		}
+	})
 }
 
 func TestCacheReadsAgainAfterTheInterval(t *testing.T) {
