@@ -24,14 +24,13 @@ const (
 	profileEnv = "BENCH_BUILTIN_PROFILE"
 )
 
-// build compiles hellomgr from this module into dir.
+// build compiles hellomgr from the product's module into dir.
 func build(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "hellomgr")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/hellomgr/hellomgr").CombinedOutput()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
-		return "", fmt.Errorf("build hellomgr (run from inside the module): %w\n%s", err, out)
+		return "", err
 	}
-	return bin, nil
+	return benchkit.Build(ctx, root, dir)
 }
 
 // server is one server process started by the bench.
