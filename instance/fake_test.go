@@ -230,6 +230,7 @@ func TestUnaskedExitsAreCountedByReason(t *testing.T) {
 		spec.OnRestart = func(_ *instance.Instance, pid int, reason string) { heard = append(heard, reason) }
 		inst := instance.New(spec, nil)
 		startFake(t, inst, instance.GiveUp)
+		var before []instance.Status // one snapshot before each exit
 		for _, c := range []struct {
 			end          func(p *fakeproc.Process)
 			reason, last string
@@ -240,7 +241,8 @@ func TestUnaskedExitsAreCountedByReason(t *testing.T) {
 			{func(p *fakeproc.Process) { p.Exit(0) }, "exited", "exited: exit status 0", 0},
 		} {
 			time.Sleep(spec.Restart.ResetAfter) // a run this long restarts after the first delay
-			old := inst.Status().PID
+			before = append(before, inst.Status())
+			old := before[len(before)-1].PID
 			c.end(f.Process(old))
 			st := checkState(t, inst, c.reason, instance.Backoff)
 			if st.Restarts[c.reason] != 1 || st.LastError != c.last || st.LastExitCode != c.code {
@@ -253,6 +255,13 @@ func TestUnaskedExitsAreCountedByReason(t *testing.T) {
 		}
 		if want := "killed crashed exited"; strings.Join(heard, " ") != want {
 			t.Errorf("OnRestart heard %v, want %s", heard, want)
+		}
+		// Snapshots share the restart counts, and a later restart does
+		// not change what an earlier snapshot says.
+		for n, st := range before {
+			if got := st.RestartCount(); got != uint64(n) {
+				t.Errorf("snapshot before exit %d counts %d restarts (%v), want %d", n+1, got, st.Restarts, n)
+			}
 		}
 	})
 }

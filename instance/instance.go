@@ -92,11 +92,16 @@ const (
 
 // Status is a snapshot of an instance, safe to keep and read.
 type Status struct {
-	Port         int
-	PID          int // 0 when no process runs
-	State        State
-	Since        time.Time // when State began
-	StartTime    time.Time // when the current process started
+	Port      int
+	PID       int // 0 when no process runs
+	State     State
+	Since     time.Time // when State began
+	StartTime time.Time // when the current process started
+	// Restarts counts restarts by reason. Snapshots share the map: the
+	// instance replaces it with a new one on each restart and never
+	// writes to one it has handed out, so a reader must not write to it
+	// either. (status, /probe and /metrics take a snapshot of every
+	// instance, and a copy each would be most of what they allocate.)
 	Restarts     map[string]uint64
 	LastExitCode int    // -1 when killed by a signal or never exited
 	LastError    string // why the last run or start ended, if it failed
@@ -147,16 +152,26 @@ func New(spec Spec, log *slog.Logger) *Instance {
 // Spec returns the spec the instance was made with.
 func (i *Instance) Spec() Spec { return i.spec }
 
-// Status returns a copy of the instance's current status.
+// Status returns a snapshot of the instance's current status; its
+// Restarts map is shared (see Status.Restarts).
 func (i *Instance) Status() Status {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	s := i.status
-	s.Restarts = make(map[string]uint64, len(i.status.Restarts))
-	for k, v := range i.status.Restarts {
-		s.Restarts[k] = v
+	return i.status
+}
+
+// addRestarts counts one restart more for reason, and those of prev, in
+// a new map (see Status.Restarts).
+func (s *Status) addRestarts(prev map[string]uint64, reason string) {
+	m := make(map[string]uint64, len(s.Restarts)+1)
+	for k, v := range s.Restarts {
+		m[k] = v
 	}
-	return s
+	for k, v := range prev {
+		m[k] += v
+	}
+	m[reason]++
+	s.Restarts = m
 }
 
 // Output returns the last lines printed: read from the end of the log

@@ -163,10 +163,7 @@ func (w *watch) report(ctx context.Context, reason, cause string) {
 func (i *Instance) CountReplacement(prev map[string]uint64, reason, cause string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	for k, v := range prev {
-		i.status.Restarts[k] += v
-	}
-	i.status.Restarts[reason]++
+	i.status.addRestarts(prev, reason)
 	i.status.LastError = cause
 }
 

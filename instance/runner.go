@@ -250,7 +250,7 @@ func (r *runner) scheduleRestart(reason string) bool {
 		return true
 	}
 	delay := backoffDelay(b, r.fails)
-	r.i.setState(Backoff, func(s *Status) { s.PID = 0; s.Restarts[reason]++ })
+	r.i.setState(Backoff, func(s *Status) { s.PID = 0; s.addRestarts(nil, reason) })
 	r.i.log.Info("restarting after backoff", "delay", delay, "reason", reason)
 	r.restartAt = time.After(delay)
 	return false

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
@@ -16,39 +18,77 @@ import (
 
 // Report returns the current status of the manager and its instances,
 // with each process's memory and CPU read from /proc through the reading
-// shared with the metrics endpoint (proc.ReadCached: at most one read per
+// shared with the metrics endpoint (proc.UsageCached: at most one read per
 // process and per second, whoever asks).
 func (m *Manager) Report() control.Report {
 	r := control.Report{PID: os.Getpid(), Version: m.opts.Version, Upgrades: m.upgrades, UpgradeErr: m.upgradeErr}
-	var statuses []instance.Status
-	reloads := map[int]uint64{}
 	m.ports.do(func(t *portTable) {
 		r.Config = t.cfg.File
-		statuses = t.statuses()
-		for port, s := range t.slots {
-			reloads[port] = s.reloads
-		}
+		r.Instances = t.rows()
 	})
 	r.MetricsAddr = m.MetricsAddr()
-	now := time.Now()
-	r.Instances = make([]control.InstanceStatus, 0, len(statuses))
-	for _, st := range statuses {
+	readUsage(r.Instances, time.Now())
+	return r
+}
+
+// rows is the status row of every slot, sorted by port, but for what
+// readUsage adds.
+func (t *portTable) rows() []control.InstanceStatus {
+	rows := make([]control.InstanceStatus, 0, len(t.slots))
+	for _, s := range t.slots {
+		if s.inst == nil {
+			continue
+		}
+		st := s.inst.Status()
 		row := control.InstanceStatus{
 			Port: st.Port, PID: st.PID, State: st.State.String(),
 			Restarts: st.RestartCount(), ByReason: st.Restarts,
 			LastError: st.LastError, LastExit: st.LastExitCode,
-			Reloads: reloads[st.Port],
+			Reloads: s.reloads,
 		}
 		if st.PID != 0 {
 			row.StartTime = st.StartTime
-			row.Uptime = now.Sub(st.StartTime).Seconds()
-			if ps, err := proc.ReadCached(st.PID); err == nil {
-				row.RSS, row.CPU = ps.RSSBytes, ps.CPUSeconds
-			}
 		}
-		r.Instances = append(r.Instances, row)
+		rows = append(rows, row)
 	}
-	return r
+	slices.SortFunc(rows, func(a, b control.InstanceStatus) int { return cmp.Compare(a.Port, b.Port) })
+	return rows
+}
+
+// rowsPerReader is how many rows one goroutine of readUsage reads at
+// least: below that, a goroutine more costs more than it saves.
+const rowsPerReader = 32
+
+// readUsage fills in the uptime, memory and CPU of each row with a
+// process. Reading /proc is CPU work in the kernel (about 30 µs a
+// process), so the rows are shared out among up to one goroutine per CPU
+// the manager may use: a status after the shared readings expired waits
+// for the slowest share, not for the sum.
+func readUsage(rows []control.InstanceStatus, now time.Time) {
+	readers := min(runtime.GOMAXPROCS(0), (len(rows)+rowsPerReader-1)/rowsPerReader)
+	if readers <= 1 {
+		readRows(rows, now, 0, 1)
+		return
+	}
+	var wg sync.WaitGroup
+	for r := range readers {
+		wg.Go(func() { readRows(rows, now, r, readers) })
+	}
+	wg.Wait()
+}
+
+// readRows reads every step-th row from first.
+func readRows(rows []control.InstanceStatus, now time.Time, first, step int) {
+	for i := first; i < len(rows); i += step {
+		row := &rows[i]
+		if row.PID == 0 {
+			continue
+		}
+		row.Uptime = now.Sub(row.StartTime).Seconds()
+		if ps, err := proc.UsageCached(row.PID); err == nil {
+			row.RSS, row.CPU = ps.RSSBytes, ps.CPUSeconds
+		}
+	}
 }
 
 // Instances returns a status snapshot of every slot, sorted by port.

@@ -3,6 +3,7 @@ package manager
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -66,5 +67,29 @@ func BenchmarkReportJSON256(b *testing.B) {
 	}
 	for b.Loop() {
 		json.NewEncoder(io.Discard).Encode(r)
+	}
+}
+
+// A status reads /proc for every row with a process, however the rows
+// are shared out among readers, and leaves the rows without one alone.
+func TestReadUsageFillsEveryRowWithAProcess(t *testing.T) {
+	for _, n := range []int{1, rowsPerReader, 5*rowsPerReader + 3} {
+		started := time.Now().Add(-time.Minute)
+		rows := make([]control.InstanceStatus, n)
+		for i := range rows {
+			rows[i] = control.InstanceStatus{Port: 8000 + i}
+			if i%7 != 3 { // every seventh port has no process
+				rows[i].PID, rows[i].StartTime = os.Getpid(), started
+			}
+		}
+		readUsage(rows, time.Now())
+		for _, r := range rows {
+			if r.PID == 0 && (r.RSS != 0 || r.Uptime != 0) {
+				t.Errorf("%d rows: port %d has no process but RSS %d, uptime %.0fs", n, r.Port, r.RSS, r.Uptime)
+			}
+			if r.PID != 0 && (r.RSS == 0 || r.Uptime < 60) {
+				t.Errorf("%d rows: port %d (pid %d): RSS %d, uptime %.0fs; want this process's RSS and a minute", n, r.Port, r.PID, r.RSS, r.Uptime)
+			}
+		}
 	}
 }

@@ -17,14 +17,18 @@ type fakeProcs struct {
 	reads map[int]int
 }
 
-func (f *fakeProcs) read(pid int) (Stats, error) {
+func (f *fakeProcs) read(pid int, fds bool) (Stats, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if pid == 0 {
 		return Stats{}, os.ErrNotExist
 	}
 	f.reads[pid]++
-	return Stats{OpenFDs: f.reads[pid]}, nil
+	st := Stats{Threads: f.reads[pid]}
+	if fds {
+		st.OpenFDs = f.reads[pid]
+	}
+	return st, nil
 }
 
 func newFakeCache(ttl time.Duration) (*Cache, *fakeProcs, *time.Time) {
@@ -59,7 +63,7 @@ func TestCallersThatMissTogetherShareOneRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var reads atomic.Int32
-		c := NewCache(time.Second, func(pid int) (Stats, error) {
+		c := NewCache(time.Second, func(pid int, _ bool) (Stats, error) {
 			n := reads.Add(1)
 			<-release // a slow /proc read, still going when the others call
 			return Stats{OpenFDs: int(n)}, nil
@@ -82,6 +86,21 @@ func TestCallersThatMissTogetherShareOneRead(t *testing.T) {
 			t.Errorf("4 callers that missed together read %d times, want 1", n)
 		}
 	})
+}
+
+// A status takes any fresh reading, but a scrape, which shows the
+// descriptor count, does not take one made without it.
+func TestUsageTakesAFullReadingButReadDoesNotTakeAUsage(t *testing.T) {
+	c, f, _ := newFakeCache(time.Second)
+	if st, _ := c.Usage(42); st.Threads != 1 || st.OpenFDs != 0 {
+		t.Errorf("first Usage: reading %d with %d fds, want reading 1 without fds", st.Threads, st.OpenFDs)
+	}
+	if st, _ := c.Read(42); st.Threads != 2 || st.OpenFDs != 2 {
+		t.Errorf("Read after a Usage: reading %d with %d fds, want a new reading 2 with its fds", st.Threads, st.OpenFDs)
+	}
+	if st, _ := c.Usage(42); st.Threads != 2 || st.OpenFDs != 2 || f.reads[42] != 2 {
+		t.Errorf("Usage after a Read: reading %d with %d fds, %d reads; want the full reading 2, 2 reads", st.Threads, st.OpenFDs, f.reads[42])
+	}
 }
 
 func TestCacheReadsAgainAfterTheInterval(t *testing.T) {

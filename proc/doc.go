@@ -5,10 +5,10 @@
 // (HoldsInode, SocketInode).
 //
 // It uses neither cgo nor a third-party module, only the files described in
-// proc(5). Every function reads /proc afresh, but for ReadCached, which
-// shares one reading of each process per CacheInterval between its callers
-// (`hellomgr status`, /probe and /metrics), and the boot time, read once
-// since it does not change while the machine runs.
+// proc(5). Every function reads /proc afresh, but for ReadCached and
+// UsageCached, which share one reading of each process per CacheInterval
+// between their callers (`hellomgr status`, /probe and /metrics), and the
+// boot time, read once since it does not change while the machine runs.
 //
 // The socket functions see only the network namespace of the calling
 // process, and, unless it runs as root, only the file descriptors of
