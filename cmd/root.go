@@ -40,16 +40,12 @@ func (f *configFlag) register(c *cobra.Command) {
 
 func (f *configFlag) load() (*config.Config, error) { return config.Load(f.path) }
 
-// client returns a control client for the config's manager. A config that
-// no longer parses still names its folder, so status and down keep working
-// on the default socket while someone fixes a typo.
+// client returns a control client for the config's manager. It reads
+// only the file's `socket:` (config.Socket), so a config that no longer
+// parses still leads to its manager while someone fixes a typo.
 func (f *configFlag) client() (*control.Client, error) {
-	cfg, err := f.load()
-	if err == nil {
-		return control.Dial(cfg.Socket), nil
-	}
-	socket, serr := config.DefaultSocket(f.path)
-	if serr != nil {
+	socket, err := config.Socket(f.path)
+	if err != nil {
 		return nil, err
 	}
 	return control.Dial(socket), nil

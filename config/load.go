@@ -56,15 +56,35 @@ func Parse(file string, data []byte) (*Config, error) {
 	return p.c, nil
 }
 
-// DefaultSocket is the control socket of the config file at path when it
-// does not set `socket:`; it needs no valid file, so that status and down
-// still reach a manager while someone fixes a typo in its config.
-func DefaultSocket(path string) (string, error) {
+// Socket is the control socket of the config file at path: its
+// `socket:` resolved as Load resolves it, or the default. It reads that
+// key alone, so that status, down and logs reach a running manager
+// without checking every key of the file, and while someone fixes a typo
+// elsewhere in it. A
+// file that cannot be read or parsed, or whose `socket:` is not a path,
+// gives the default: Load says what is wrong with it.
+func Socket(path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
-	return defaults(abs).Socket, nil
+	p := newParser(path, defaults(abs))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return p.c.Socket, nil
+	}
+	root := p.document(data)
+	if root == nil || root.Kind != yaml.MappingNode {
+		return p.c.Socket, nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "socket" {
+			if socket, ok := p.socket("socket", root.Content[i+1]); ok {
+				return socket, nil
+			}
+		}
+	}
+	return p.c.Socket, nil
 }
 
 // defaults is the config of a file that sets nothing but its ports. It
