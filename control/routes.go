@@ -36,7 +36,8 @@ func Routes(api API) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(api.Report())
+		rep := api.Report()
+		w.Write(append(rep.AppendJSON(make([]byte, 0, 512+256*len(rep.Instances))), '\n'))
 	})
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) { serveReload(api, w, r) })
 	for path, op := range map[string]func(context.Context, []int, Progress) error{

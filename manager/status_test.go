@@ -1,8 +1,6 @@
 package manager
 
 import (
-	"encoding/json"
-	"io"
 	"os"
 	"reflect"
 	"testing"
@@ -50,23 +48,6 @@ func TestSnapshotPortMatchesSnapshot(t *testing.T) {
 	}
 	if !reflect.DeepEqual(counts, fromSnap) {
 		t.Errorf("CountStates %+v, from Snapshot %+v", counts, fromSnap)
-	}
-}
-
-// BenchmarkReportJSON256 is the encoding of `hellomgr status` with 256
-// instances, by reflection: what the control socket spends on it.
-func BenchmarkReportJSON256(b *testing.B) {
-	r := control.Report{PID: 4242, Config: "/srv/hellomgr/config.yaml", MetricsAddr: "127.0.0.1:9400"}
-	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	for i := range 256 {
-		r.Instances = append(r.Instances, control.InstanceStatus{
-			Port: 8001 + i, PID: 10000 + i, State: "ready", Uptime: 3600.25, Restarts: 2,
-			ByReason: map[string]uint64{"reload": 2}, RSS: 12 << 20, CPU: 1.23, Reloads: 2,
-			StartTime: start, LastExit: -1,
-		})
-	}
-	for b.Loop() {
-		json.NewEncoder(io.Discard).Encode(r)
 	}
 }
 
