@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/cgroup"
+	"github.com/hellomgr/hellomgr/proc"
 )
 
 // Liveness is the probe of a ready instance: off when Interval is 0.
@@ -168,10 +169,12 @@ func (i *Instance) CountReplacement(prev map[string]uint64, reason, cause string
 }
 
 // started is called on the runner's goroutine once a process has been
-// spawned: it counts the process among those of its shared socket, and
+// spawned: it counts the process among those of its shared socket, holds
+// its /proc/PID/stat open for status and the metrics (proc.Hold), and
 // puts the memory limit on its cgroup where the kernel can enforce it.
 func (r *runner) started(p Process) {
 	sharers.add(r.i.spec.Listener, 1)
+	r.releaseStat = proc.Hold(p.PID())
 	if r.i.spec.MemoryLimit > 0 {
 		limitCgroupMemory(groupOf(p), r.i.spec.MemoryLimit, r.i.log)
 	}
@@ -181,6 +184,10 @@ func (r *runner) started(p Process) {
 // (0: one that never started) has exited.
 func (r *runner) ended(pid int) {
 	r.unwatch()
+	if r.releaseStat != nil {
+		r.releaseStat()
+		r.releaseStat = nil
+	}
 	if pid > 0 {
 		sharers.add(r.i.spec.Listener, -1)
 	}

@@ -31,6 +31,8 @@ type runner struct {
 	fails   int       // unasked exits in a row, of runs shorter than ResetAfter
 	readyAt time.Time // when the current process became ready; zero until it is
 	watch   *watch    // liveness and memory of the ready process (liveness.go)
+
+	releaseStat func() // lets go of the current process's /proc/PID/stat (proc.Hold)
 }
 
 // run is the instance's event loop: one select over a failed spawn, the

@@ -41,7 +41,7 @@ func Read(pid int) (Stats, error) {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, notExist("no such process"))
 	}
 	dir := "/proc/" + strconv.Itoa(pid)
-	st, err := readStat(dir)
+	st, err := readStat(pid, dir)
 	if err != nil {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, err)
 	}
@@ -57,7 +57,7 @@ func ReadUsage(pid int) (Stats, error) {
 	if pid <= 0 {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, notExist("no such process"))
 	}
-	st, err := readStat("/proc/" + strconv.Itoa(pid))
+	st, err := readStat(pid, "/proc/"+strconv.Itoa(pid))
 	if err != nil {
 		return Stats{}, fmt.Errorf("read process %d: %w", pid, err)
 	}
@@ -68,12 +68,19 @@ func ReadUsage(pid int) (Stats, error) {
 // command of at most 64 bytes, fit with room to spare.
 const statSize = 2048
 
-// readStat parses dir/stat, whose fields proc(5) numbers from 1. It reads
-// the file with one read(2) into a buffer, without the
-// runtime's poller (which os.Open would try, and fail, to register with).
-func readStat(dir string) (Stats, error) {
+// readStat parses dir/stat, pid's, whose fields proc(5) numbers from 1.
+// It reads the file with one pread(2) if it is held (Hold), or else with
+// one read(2) into a buffer, without the runtime's poller (which os.Open
+// would try, and fail, to register with).
+func readStat(pid int, dir string) (Stats, error) {
 	var buf [statSize]byte
-	size, err := readSmall(dir+"/stat", buf[:])
+	size, ok, err := readHeld(pid, buf[:])
+	if !ok {
+		size, err = readSmall(dir+"/stat", buf[:])
+	}
+	if err == nil && size == len(buf) {
+		err = fmt.Errorf("read %s/stat: longer than %d bytes", dir, len(buf))
+	}
 	if err != nil {
 		return Stats{}, vanished(err)
 	}

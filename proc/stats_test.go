@@ -124,9 +124,13 @@ func startSleep(t *testing.T, files ...*os.File) int {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// Until the exec, /proc shows the forked test binary, still arranging
-	// its descriptors: wait for sleep itself.
-	pid := cmd.Process.Pid
+	return waitExec(t, cmd.Process.Pid)
+}
+
+// waitExec waits until pid runs sleep. Until the exec, /proc shows the
+// forked test binary, still arranging its descriptors.
+func waitExec(t *testing.T, pid int) int {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")

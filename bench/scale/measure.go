@@ -40,6 +40,7 @@ type result struct {
 	Status         latency      `json:"status_latency"`               // `hellomgr status`, a process each time, run back to back
 	StatusCold     latency      `json:"status_cold_latency"`          // `hellomgr status` with the manager's /proc readings expired: a status now and then
 	StatusColdCPU  float64      `json:"status_cold_manager_cpu_ms"`   // manager CPU per such status
+	VersionCold    latency      `json:"version_cold_latency"`         // `hellomgr version` after the same pause: start-up on a machine that was idle
 	Version        latency      `json:"version_latency"`              // `hellomgr version`: the program's own start and exit, no config, no socket
 	Floor          latency      `json:"go_process_floor_latency"`     // an empty Go program: the floor of any Go process here, now
 	StatusSocket   latency      `json:"status_socket_latency"`        // GET /v1/status on the control socket: the manager's part
@@ -77,7 +78,7 @@ func measureSize(ctx context.Context, bins binaries, n int, o options) (r result
 		{"memory after idle", func() (err error) { r.MemIdle, r.RuntimeIdle, _, err = d.memory(ctx); return err }},
 		{"status latency", func() (err error) { r.Status, r.Version, r.Floor, err = d.statusLatency(ctx, o.statusRuns); return err }},
 		{"status latency, readings expired", func() (err error) {
-			r.StatusCold, r.StatusColdCPU, err = d.coldStatusLatency(ctx, o.coldRuns)
+			r.StatusCold, r.StatusColdCPU, r.VersionCold, err = d.coldStatusLatency(ctx, o.coldRuns)
 			return err
 		}},
 		{"status over the socket", func() error { return d.socketStep(ctx, o.statusRuns, &r) }},
@@ -192,25 +193,39 @@ func (d *deployment) statusLatency(ctx context.Context, runs int) (status, versi
 // each run waits out proc.CacheInterval first, so that the manager reads
 // every instance's /proc afresh, as the back-to-back runs of statusLatency
 // almost never make it do. It also returns the manager's CPU time per
-// run, in milliseconds.
-func (d *deployment) coldStatusLatency(ctx context.Context, runs int) (latency, float64, error) {
-	var samples []time.Duration
-	var cpu float64
-	for range runs {
+// run, in milliseconds, and, in turn with each status, `hellomgr version`
+// after the same pause: what a process takes to start on a machine that
+// has been idle for a second, which no status can save.
+func (d *deployment) coldStatusLatency(ctx context.Context, runs int) (status latency, cpu float64, version latency, err error) {
+	var samples, versions []time.Duration
+	pause := func() error {
 		select {
 		case <-ctx.Done():
-			return latency{}, 0, ctx.Err()
+			return ctx.Err()
 		case <-time.After(proc.CacheInterval + 100*time.Millisecond):
+			return nil
+		}
+	}
+	for range runs {
+		if err := pause(); err != nil {
+			return status, 0, version, err
 		}
 		cpu0 := d.managerCPU()
 		took, err := d.hellomgr(ctx, "status")
 		if err != nil {
-			return latency{}, 0, err
+			return status, 0, version, err
 		}
 		cpu += d.managerCPU() - cpu0
 		samples = append(samples, took)
+		if err := pause(); err != nil {
+			return status, 0, version, err
+		}
+		if took, err = timeRun(ctx, d.bin, "version"); err != nil {
+			return status, 0, version, err
+		}
+		versions = append(versions, took)
 	}
-	return summarize(samples), cpu / float64(runs) * 1000, nil
+	return summarize(samples), cpu / float64(runs) * 1000, summarize(versions), nil
 }
 
 // socketStep measures the status report over the control socket, with the
