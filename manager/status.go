@@ -60,7 +60,7 @@ func (t *portTable) rows() []control.InstanceStatus {
 const rowsPerReader = 32
 
 // readUsage fills in the uptime, memory and CPU of each row with a
-// process. Reading /proc is CPU work in the kernel (about 30 µs a
+// process. Reading /proc is CPU work in the kernel (some 15 µs a
 // process), so the rows are shared out among up to one goroutine per CPU
 // the manager may use: a status after the shared readings expired waits
 // for the slowest share, not for the sum.
