@@ -17,6 +17,19 @@ var held = struct {
 	files map[int]*heldFile
 }{files: map[int]*heldFile{}}
 
+// heldBudget is how many files Hold keeps open at most: an eighth of the
+// open-file limit (8,192 under the shipped unit's LimitNOFILE=65536). The
+// held files only save work; they must never take the descriptors that
+// starting and logging instances need, so past the budget Hold holds
+// nothing and reads open the file each time, as without it.
+var heldBudget = sync.OnceValue(func() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return int(min(lim.Cur/8, 1<<20))
+})
+
 // heldFile is one held descriptor. Its lock keeps the descriptor from
 // being closed, and its number given to another file, during a read.
 type heldFile struct {
@@ -32,9 +45,15 @@ type heldFile struct {
 // file fails with an error that matches os.ErrNotExist, even if the
 // kernel has since given the pid to another process: the file stays
 // bound to the process it was opened for. Holding costs one file
-// descriptor; if it cannot be opened, reads simply open the file each
-// time.
+// descriptor, within heldBudget; past it, or if the file cannot be
+// opened, reads simply open the file each time.
 func Hold(pid int) (release func()) {
+	held.Lock()
+	full := len(held.files) >= heldBudget()
+	held.Unlock()
+	if full {
+		return func() {}
+	}
 	fd, err := openRetry("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return func() {}

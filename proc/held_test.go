@@ -79,3 +79,36 @@ func TestReadsRacingARelease(t *testing.T) {
 		t.Errorf("held after every release: %v", held.files)
 	}
 }
+
+// Past the budget, Hold holds nothing, and the process still reads.
+func TestHoldKeepsToItsBudget(t *testing.T) {
+	a, b := startChild(t).Process.Pid, startChild(t).Process.Pid
+	budget := heldBudget()
+	held.Lock()
+	for i := len(held.files); i < budget-1; i++ {
+		held.files[-1-i] = &heldFile{closed: true} // stand-ins filling the budget but one
+	}
+	held.Unlock()
+	defer func() {
+		held.Lock()
+		for pid := range held.files {
+			if pid < 0 {
+				delete(held.files, pid)
+			}
+		}
+		held.Unlock()
+	}()
+	releaseA, releaseB := Hold(a), Hold(b)
+	defer releaseA()
+	defer releaseB()
+	held.Lock()
+	_, heldA := held.files[a]
+	_, heldB := held.files[b]
+	held.Unlock()
+	if !heldA || heldB {
+		t.Errorf("with room for one more: pid %d held %v, pid %d held %v; want the first only", a, heldA, b, heldB)
+	}
+	if _, err := ReadUsage(b); err != nil {
+		t.Errorf("pid %d, not held: %v", b, err)
+	}
+}

@@ -71,7 +71,8 @@ const statSize = 2048
 // readStat parses dir/stat, pid's, whose fields proc(5) numbers from 1.
 // It reads the file with one pread(2) if it is held (Hold), or else with
 // one read(2) into a buffer, without the runtime's poller (which os.Open
-// would try, and fail, to register with).
+// would try, and fail, to register with). A read that fills the buffer is
+// a file longer than any stat, and an error.
 func readStat(pid int, dir string) (Stats, error) {
 	var buf [statSize]byte
 	size, ok, err := readHeld(pid, buf[:])
@@ -147,9 +148,9 @@ func cutField(b []byte) (field, rest []byte) {
 
 var pageSize = os.Getpagesize()
 
-// readSmall reads the file at path, which must fit in buf, with open(2),
-// read(2) and close(2). A file of /proc is produced whole by the first
-// read, so one is enough; a file that fills buf is an error.
+// readSmall reads the file at path with open(2), read(2) and close(2). A
+// file of /proc is produced whole by the first read, so one is enough; the
+// caller takes a read that fills buf for a file too long for it.
 func readSmall(path string, buf []byte) (int, error) {
 	fd, err := openRetry(path)
 	if err != nil {
@@ -163,8 +164,6 @@ func readSmall(path string, buf []byte) (int, error) {
 			continue
 		case err != nil:
 			return 0, &os.PathError{Op: "read", Path: path, Err: err}
-		case n == len(buf):
-			return 0, fmt.Errorf("read %s: longer than %d bytes", path, len(buf))
 		}
 		return n, nil
 	}
