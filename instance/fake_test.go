@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/internal/bugs"
 	"github.com/hellomgr/hellomgr/internal/fakeproc"
 )
 
@@ -391,4 +392,42 @@ func TestStartErrorText(t *testing.T) {
 			t.Errorf("%q does not unwrap to its cause", c.want)
 		}
 	}
+}
+
+// Defect: a process that crashes after it was ready, until restart.max_tries
+// is used up, panicked the manager ("bad transition ready -> failed"),
+// ending every port. It must leave only its own port failed, with
+// on_failed told.
+func TestCrashAfterReadyUntilMaxTriesFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := fakeproc.New()
+		f.Default(fakeproc.Plan{Ready: true})
+		spec := fakeSpec(t, f)
+		spec.Restart.MaxTries = 2
+		failed := make(chan instance.State, 1)
+		spec.OnFailed = func(i *instance.Instance) { failed <- i.State() }
+		inst := instance.New(spec, nil)
+		bugsBefore := bugs.Count()
+		startFake(t, inst, instance.KeepTrying)
+		for kill := 1; kill <= 2; kill++ {
+			st := checkState(t, inst, "before kill "+strconv.Itoa(kill), instance.Ready)
+			f.Process(st.PID).Kill()
+			time.Sleep(time.Second) // past the backoff
+		}
+		st := checkState(t, inst, "after 2 crashes after ready", instance.Failed)
+		if !strings.Contains(st.LastError, "gave up after 2 failed starts in a row") {
+			t.Fatalf("last error %q, want the give-up message", st.LastError)
+		}
+		select {
+		case s := <-failed:
+			if s != instance.Failed {
+				t.Fatalf("on_failed saw state %s, want failed", s)
+			}
+		default:
+			t.Fatal("on_failed was not told")
+		}
+		if n := bugs.Count() - bugsBefore; n != 0 {
+			t.Fatalf("%d internal errors reported, want none", n)
+		}
+	})
 }

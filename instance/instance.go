@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/cgroup"
+	"github.com/hellomgr/hellomgr/internal/bugs"
 	"github.com/hellomgr/hellomgr/logs"
 )
 
@@ -233,14 +234,15 @@ func (i *Instance) Stop(ctx context.Context) error {
 	}
 }
 
-// setState is the only writer of the state. It refuses a transition the
-// table does not allow, which would be a bug in the runner.
+// setState is the only writer of the state. A transition the table does
+// not allow is a bug in the runner: it is reported (package bugs) and
+// made all the same, since the runner acts on the state it asked for and
+// status must say what the runner does; it never ends the manager.
 func (i *Instance) setState(to State, update func(*Status)) {
 	i.mu.Lock()
 	from := i.status.State
 	if from != to && !canMove(from, to) {
-		i.mu.Unlock()
-		panic(fmt.Sprintf("instance %d: bad transition %s -> %s", i.spec.Port, from, to))
+		bugs.Report(i.log, "transition the table does not allow", "from", from.String(), "to", to.String())
 	}
 	i.status.State = to
 	i.status.Since = time.Now()

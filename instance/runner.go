@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/bugs"
 )
 
 // runner is the owner goroutine of an instance for one stretch of life,
@@ -39,6 +41,7 @@ type runner struct {
 // process's exit, its probe, the backoff and kill timers, and requests.
 func (r *runner) run() {
 	defer func() { r.i.finish(r.waiters) }()
+	defer r.survive()
 	if r.adopted != nil {
 		r.resume(r.adopted)
 	} else {
@@ -46,6 +49,28 @@ func (r *runner) run() {
 	}
 	for !r.next() {
 	}
+}
+
+// survive ends a runner that panicked, which is a bug: it is reported,
+// the process (if any) is killed and waited for a bounded time, and the
+// instance is left failed, so that the port is in a documented state and
+// a start or reload can bring it back. The manager lives on.
+func (r *runner) survive() {
+	if !bugs.Recovered(r.i.log, recover(), "port", r.i.spec.Port) {
+		return
+	}
+	if r.child != nil {
+		r.child.Kill()
+		select {
+		case <-r.child.Exited():
+		case <-time.After(r.i.spec.StopTimeout):
+		}
+	}
+	r.i.mu.Lock()
+	r.i.status.State, r.i.status.Since, r.i.status.PID = Failed, time.Now(), 0
+	r.i.status.LastError = "internal error in hellomgr (see its log); start or reload the port to try again"
+	r.i.mu.Unlock()
+	r.answerFirst(fmt.Errorf("instance %d: internal error in hellomgr", r.i.spec.Port))
 }
 
 // next handles one event and reports whether the runner is done.

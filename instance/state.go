@@ -28,7 +28,7 @@ func (s State) String() string {
 var transitions = map[State][]State{
 	Stopped:  {Starting},
 	Starting: {Ready, Stopping, Backoff, Failed},
-	Ready:    {Stopping, Backoff},
+	Ready:    {Stopping, Backoff, Failed}, // Failed: it exited once too often (restart.max_tries)
 	Stopping: {Stopped, Failed},
 	Backoff:  {Starting, Stopped},
 	Failed:   {Starting, Stopped},
