@@ -1,0 +1,44 @@
+package manager
+
+// Descriptors handed from one program to the next.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+type syscallConner interface {
+	SyscallConn() (syscall.RawConn, error)
+}
+
+func dupFD(fd int) (int, error) {
+	n, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("descriptor %d handed over: %w", fd, err)
+	}
+	return n, nil
+}
+
+// dupFile wraps a copy of fd. A socket handed over stays non-blocking,
+// and Fd on the file leaves it so (os.NewFile marks only the files it
+// made non-blocking itself as ones to make blocking again).
+func dupFile(fd int, name string) (*os.File, error) {
+	n, err := dupFD(fd)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(n), name), nil
+}
+
+func fileListener(fd int) (net.Listener, error) {
+	f, err := dupFile(fd, "listener")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FileListener(f)
+}
