@@ -66,15 +66,16 @@ func (e *env) writeConfig(extra string) {
 	if strings.Contains(extra, "ready:") {
 		ready = "" // extra has its own
 	}
+	restart := "restart:\n  backoff: 20ms\n  max_backoff: 200ms\n"
+	if strings.Contains(extra, "restart:") {
+		restart = ""
+	}
 	yaml := fmt.Sprintf(`ports: [%s]
 %sstop:
   timeout: 5s
-restart:
-  backoff: 20ms
-  max_backoff: 200ms
-metrics:
+%smetrics:
   address: 127.0.0.1:0
-%s`, strings.Join(ports, ", "), ready, extra)
+%s`, strings.Join(ports, ", "), ready, restart, extra)
 	if err := os.WriteFile(e.configPath(), []byte(yaml), 0o644); err != nil {
 		e.t.Fatal(err)
 	}

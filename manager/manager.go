@@ -197,18 +197,23 @@ func (m *Manager) Serve(ctx context.Context) error {
 	return errors.Join(<-errs, <-errs)
 }
 
-// startAll starts the given ports' instances at once and waits for all.
+// startAll starts new instances on the given ports at once and waits
+// for all.
 func (m *Manager) startAll(ctx context.Context, ports []int, mode instance.StartMode) error {
-	errs := make([]error, len(ports))
-	var wg sync.WaitGroup
 	cfg := m.Config()
+	insts := make([]*instance.Instance, len(ports))
 	for i, port := range ports {
-		inst := m.installNew(cfg, port)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = inst.Start(ctx, mode)
-		}()
+		insts[i] = m.installNew(cfg, port)
+	}
+	return startEach(ctx, insts, mode)
+}
+
+// startEach starts insts at once and waits for all.
+func startEach(ctx context.Context, insts []*instance.Instance, mode instance.StartMode) error {
+	errs := make([]error, len(insts))
+	var wg sync.WaitGroup
+	for i, inst := range insts {
+		wg.Go(func() { errs[i] = inst.Start(ctx, mode) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -23,17 +23,20 @@ type slot struct {
 	listener *os.File // the port's socket under handoff "socket", else nil
 	reloads  uint64
 	held     bool // stopped for maintenance: stays stopped across reloads
+	waiting  bool // handed over by an upgrade in backoff: Resumed starts it
 }
 
-// newSlot opens the port's log: every process on the port writes into a
-// pipe the log takes (logs.Log.Take), whether or not a console or the
-// journal also gets the lines.
+// newSlot opens the port's log (every process on the port writes into a
+// pipe the log takes, logs.Log.Take, whether or not a console or the
+// journal also gets the lines) and gives the slot a stopped instance.
 func (m *Manager) newSlot(cfg *config.Config, port int, listener *os.File) (*slot, error) {
 	l, err := openLog(cfg.Logs, port, m.sinks, m.log)
 	if err != nil {
 		return nil, err
 	}
-	return &slot{port: port, listener: listener, log: l}, nil
+	s := &slot{port: port, listener: listener, log: l}
+	s.inst = instance.New(m.spec(cfg, s), m.log) // a slot always has an instance: stopped until started
+	return s, nil
 }
 
 // spec builds the instance spec for a slot under cfg. It runs on the

@@ -117,8 +117,14 @@ func (m *Manager) resumePort(cfg *config.Config, p PortState) error {
 		return err
 	}
 	s.reloads, s.held = p.Reloads, p.Held
-	if p.Instance != nil {
-		s.inst = m.adopt(cfg, s, p.Instance)
+	switch {
+	case p.Instance != nil:
+		if i := m.adopt(cfg, s, p.Instance); i != nil {
+			s.inst = i
+		}
+	case p.Rest != nil:
+		s.inst = instance.Resting(m.spec(cfg, s), m.log, *p.Rest)
+		s.waiting = p.Rest.Waiting()
 	}
 	m.addSlot(s)
 	return nil
@@ -146,27 +152,25 @@ func (m *Manager) adopt(cfg *config.Config, s *slot, h *instance.Handover) *inst
 
 // Resumed ends a takeover once Resume has succeeded and the control
 // socket is served: it closes the descriptors handed over (and stateFD),
-// starts the instances that had no process to adopt (in backoff, failed,
-// or gone meanwhile; not those stopped for maintenance), and tells
+// starts the instances that had no process to adopt (in backoff, or gone
+// meanwhile; not failed ones, which stay failed with their counts as
+// before the upgrade, nor those stopped for maintenance), and tells
 // systemd the manager is ready again. It returns the error of those
 // starts, if any.
 func (m *Manager) Resumed(ctx context.Context, st *UpgradeState, stateFD int) error {
 	for _, fd := range append(st.FDs(), stateFD) {
 		unix.Close(fd)
 	}
-	var start []int
+	var start []*instance.Instance
 	m.ports.do(func(t *portTable) {
-		for port, s := range t.slots {
-			if s.inst == nil && !s.held {
-				start = append(start, port)
+		for _, s := range t.slots {
+			if st := s.inst.Status(); st.PID == 0 && !s.held && (s.waiting || st.State == instance.Stopped) {
+				start = append(start, s.inst) // started as it is: its restart counts carry on
 			}
+			s.waiting = false
 		}
 	})
-	slices.Sort(start)
-	var err error
-	if len(start) > 0 {
-		err = m.startAll(ctx, start, instance.KeepTrying)
-	}
+	err := startEach(ctx, start, instance.KeepTrying)
 	m.warnIfUnsent(notify.Ready(m.readyStatus()))
 	return err
 }

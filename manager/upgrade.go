@@ -130,10 +130,12 @@ func (m *Manager) handover() (st *UpgradeState, release func(), err error) {
 		if p.err != nil {
 			return nil, nil, p.err
 		}
-		if p.inst != nil {
-			if p.state.Instance, err = h.freeze(p.inst); err != nil {
-				return nil, nil, err
-			}
+		if p.state.Instance, err = h.freeze(p.inst); err != nil {
+			return nil, nil, err
+		}
+		if p.state.Instance == nil {
+			rest := p.inst.Rest() // frozen: it stays so until the exec
+			p.state.Rest = &rest
 		}
 		st.Ports = append(st.Ports, p.state)
 	}

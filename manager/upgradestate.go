@@ -39,6 +39,7 @@ type PortState struct {
 	Reloads    uint64             `json:"reloads"`
 	Held       bool               `json:"held,omitempty"`
 	Instance   *instance.Handover `json:"instance,omitempty"` // nil: no process to hand over
+	Rest       *instance.Rest     `json:"rest,omitempty"`     // without a process: its state and counts
 }
 
 // FDs are the descriptors the next program inherits.
