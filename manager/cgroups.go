@@ -54,17 +54,28 @@ func (m *Manager) contain(cfg *config.Config) {
 		}
 	}
 	cgroup.PruneEmpty() // and the empty ones of any config whose manager was killed
-	tree, err := cgroup.Open(key)
-	if err != nil {
+	if err := m.openCgroups(cfg); err != nil {
 		m.log.Warn("instances run without cgroups: a process that leaves its instance's session is ended only once no instance is left, and survives a manager killed with SIGKILL; under systemd, set Delegate=yes", "err", err)
+		return
+	}
+	if err := writeRecord(cgroupRecord(cfg.StateDir), m.cgroups.Dir()+"\n"); err != nil {
+		m.log.Warn("a manager killed with SIGKILL may leave processes the next one will not find", "err", err)
+	}
+}
+
+// openCgroups decides, once for the manager's life, where its instances
+// run: in cgroups under m.cgroups, or, where it cannot have them (it
+// returns why), in their sessions with the manager adopting orphans.
+func (m *Manager) openCgroups(cfg *config.Config) error {
+	tree, err := cgroup.Open(cgroup.Key(cfg.StateDir))
+	if err != nil {
 		if err := instance.AdoptOrphans(); err != nil {
 			m.log.Warn("orphans of instances go to init", "err", err)
 		}
-		return
+		return err
 	}
-	if err := writeRecord(cgroupRecord(cfg.StateDir), tree.Dir()+"\n"); err != nil {
-		m.log.Warn("a manager killed with SIGKILL may leave processes the next one will not find", "err", err)
-	}
+	m.cgroups = tree
+	return nil
 }
 
 // stopGrace bounds the wait for processes killed with SIGKILL to be gone.
@@ -83,23 +94,13 @@ func writeRecord(path, s string) error {
 	return err
 }
 
-// cgroupTree is where spec puts the instances' cgroups: nil without a
-// writable cgroup v2 (contain has then made the manager adopt orphans).
-func cgroupTree(cfg *config.Config) *cgroup.Tree {
-	tree, err := cgroup.Open(cgroup.Key(cfg.StateDir))
-	if err != nil {
-		return nil
-	}
-	return tree
-}
-
 // releaseCgroups removes the manager's cgroup tree once every instance has
 // stopped. Each instance's group goes as its process is reaped, and the
 // last one takes the tree with it; but the kernel may still be tearing a
 // just-removed group down when the tree's removal is asked, and refuse it
 // for a moment (EBUSY). So it tries again, for up to a second.
 func (m *Manager) releaseCgroups() {
-	tree := cgroupTree(m.Config())
+	tree := m.cgroups
 	if tree == nil {
 		return
 	}

@@ -85,9 +85,9 @@ func (m *Manager) replaceUnhealthy(cfg *config.Config, s *slot, i *instance.Inst
 		if !m.isCurrent(s, i) || m.life.Err() != nil {
 			return
 		}
-		err := m.Restart(context.Background(), []int{s.port}, progress)
+		err := m.restart(context.Background(), fmt.Sprintf("the replacement of port %d (%s)", s.port, reason), []int{s.port}, progress)
 		switch {
-		case errors.Is(err, ErrReloadInProgress):
+		case errors.Is(err, ErrBusy):
 			select {
 			case <-time.After(rolloutRetry):
 				continue

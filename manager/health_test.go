@@ -57,7 +57,7 @@ liveness: {http: /, interval: 100ms, timeout: 80ms, failures: 2}
 	before := status()
 	victim, other := ports[0], ports[1]
 
-	_, done, err := m.beginRollout(context.Background()) // a rollout in progress
+	_, done, err := m.beginRollout(context.Background(), "a test") // a rollout in progress
 	if err != nil {
 		t.Fatal(err)
 	}

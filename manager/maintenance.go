@@ -14,7 +14,12 @@ import (
 // nginx drain as a reload. A port stopped with StopPorts is started again,
 // as `systemctl restart` starts a stopped unit.
 func (m *Manager) Restart(ctx context.Context, ports []int, progress control.Progress) error {
-	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
+	return m.restart(ctx, "hellomgr restart "+portList(ports), ports, progress)
+}
+
+// restart is Restart, holding the rollout turn as what.
+func (m *Manager) restart(ctx context.Context, what string, ports []int, progress control.Progress) error {
+	return m.maintain(ctx, what, ports, progress, func(ctx context.Context, r *rollout) error {
 		for batch := range slices.Chunk(ports, r.cfg.Reload.MaxUnavailable) {
 			m.setHeld(batch, false)
 			if err := m.takeOut(ctx, r, batch); err != nil {
@@ -33,7 +38,7 @@ func (m *Manager) Restart(ctx context.Context, ports []int, progress control.Pro
 // connects are refused rather than queued. They stay stopped, across
 // reloads too, until StartPorts or Restart.
 func (m *Manager) StopPorts(ctx context.Context, ports []int, progress control.Progress) error {
-	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
+	return m.maintain(ctx, "hellomgr stop "+portList(ports), ports, progress, func(ctx context.Context, r *rollout) error {
 		m.setHeld(ports, true)
 		if err := m.takeOut(ctx, r, ports); err != nil {
 			return err
@@ -53,7 +58,7 @@ func (m *Manager) StopPorts(ctx context.Context, ports []int, progress control.P
 // for maintenance, or failed), each ready before the next, and puts them
 // back into the nginx upstream.
 func (m *Manager) StartPorts(ctx context.Context, ports []int, progress control.Progress) error {
-	return m.maintain(ctx, ports, progress, func(ctx context.Context, r *rollout) error {
+	return m.maintain(ctx, "hellomgr start "+portList(ports), ports, progress, func(ctx context.Context, r *rollout) error {
 		for _, port := range ports {
 			if err := m.startPort(ctx, r, port); err != nil {
 				return err
@@ -82,11 +87,11 @@ func (m *Manager) startPort(ctx context.Context, r *rollout, port int) error {
 	return nil
 }
 
-// maintain runs fn as a rollout of the current config on configured ports,
+// maintain runs fn as a rollout (what, for a refused one) of the current config on configured ports,
 // one at a time with reloads, and puts every port back into nginx if fn
 // fails half-way.
-func (m *Manager) maintain(ctx context.Context, ports []int, progress control.Progress, fn func(context.Context, *rollout) error) error {
-	ctx, done, err := m.beginRollout(ctx)
+func (m *Manager) maintain(ctx context.Context, what string, ports []int, progress control.Progress, fn func(context.Context, *rollout) error) error {
+	ctx, done, err := m.beginRollout(ctx, what)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hellomgr/hellomgr/cgroup"
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
@@ -52,15 +53,18 @@ type Manager struct {
 
 	ports *portSet // the running config and the slots: portset.go
 
-	rollout  sync.Mutex // held for the whole of a rollout: see beginRollout
+	turn     *turn // taken for the whole of a rollout: see beginRollout
 	rollouts rolloutStats
 	// life ends when the manager begins to stop, which cancels a rollout.
-	life            context.Context
-	endLife         context.CancelFunc
-	endRolloutsOnce sync.Once
-	canary          atomic.Pointer[canaryWatch] // the canary watch in progress, if any
-	down            chan struct{}               // closed when a client asks the manager to stop
-	downOnce        sync.Once
+	life     context.Context
+	endLife  context.CancelFunc
+	canary   atomic.Pointer[canaryWatch] // the canary watch in progress, if any
+	down     chan struct{}               // closed when a client asks the manager to stop
+	downOnce sync.Once
+
+	// cgroups is where every instance gets a cgroup of its own, decided
+	// once (openCgroups); nil: sessions, and the manager adopts orphans.
+	cgroups *cgroup.Tree
 
 	// launch starts the instances' processes: nil, the real fork and exec;
 	// tests set a fake (internal/fakeproc).
@@ -76,7 +80,7 @@ func New(cfg *config.Config, opts Options) *Manager {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{opts: opts, log: opts.Log, ports: newPortSet(cfg), down: make(chan struct{})}
+	m := &Manager{opts: opts, log: opts.Log, ports: newPortSet(cfg), turn: newTurn(), down: make(chan struct{})}
 	m.life, m.endLife = context.WithCancel(context.Background())
 	return m
 }

@@ -1,56 +1,43 @@
 package manager
 
 import (
+	"sync"
+
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
 )
 
-// The set of ports has one owner, the goroutine of portSet.run, as
-// instance/ gives each child one. The running config and each slot's
-// instance, shared socket, reload count and maintenance mark are its
-// alone: everyone else sends it a request (do) whose reply channel it
-// closes once the request has run. A request only reads or swaps what
-// the owner holds (instance.Status takes nothing but the instance's own
-// lock), so the owner answers at once, and stopping or starting an
-// instance always happens outside it.
+// The set of ports is a table guarded by a mutex, as blackbox_exporter
+// guards its config: the running config and each slot's instance, shared
+// socket, reload count and maintenance mark are read and written only
+// under it, through do. What runs under it only reads or swaps what the
+// table holds (instance.Status takes nothing but the instance's own
+// lock): stopping or starting an instance, probing or any other wait
+// always happens outside it.
 //
 // A slot taken out of the set (removed by a reload, or by Shutdown)
 // belongs to whoever took it out.
 type portSet struct {
-	reqs chan request
+	mu sync.Mutex
+	t  portTable
 }
 
-type request struct {
-	fn    func(*portTable)
-	reply chan struct{}
-}
-
-// portTable is what the owner holds.
+// portTable is what the mutex guards.
 type portTable struct {
 	cfg   *config.Config
 	slots map[int]*slot
 }
 
-// newPortSet starts the owner of a set with cfg and no slots. It runs for
-// as long as the program: a manager lives once per process.
 func newPortSet(cfg *config.Config) *portSet {
-	p := &portSet{reqs: make(chan request)}
-	go p.run(&portTable{cfg: cfg, slots: map[int]*slot{}})
-	return p
+	return &portSet{t: portTable{cfg: cfg, slots: map[int]*slot{}}}
 }
 
-func (p *portSet) run(t *portTable) {
-	for req := range p.reqs {
-		req.fn(t)
-		close(req.reply)
-	}
-}
-
-// do runs fn on the owner and returns once it has. fn must not call do.
+// do runs fn with the table, under the mutex. fn must not call do, nor
+// wait for anything.
 func (p *portSet) do(fn func(*portTable)) {
-	reply := make(chan struct{})
-	p.reqs <- request{fn: fn, reply: reply}
-	<-reply
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(&p.t)
 }
 
 // Config returns the config the manager currently runs.

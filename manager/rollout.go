@@ -16,10 +16,6 @@ import (
 	"github.com/hellomgr/hellomgr/proc"
 )
 
-// ErrReloadInProgress refuses a second reload while one runs: two
-// rollouts interleaved would replace the same port twice.
-var ErrReloadInProgress = errors.New("a reload is in progress; try again when it has finished")
-
 // Plan is what a reload will do, worked out before anything is touched.
 type Plan struct {
 	Added, Removed, Replaced []int
@@ -58,7 +54,7 @@ func (m *Manager) Reload(ctx context.Context, progress control.Progress) error {
 
 // ReloadWith is Reload with options.
 func (m *Manager) ReloadWith(ctx context.Context, opts control.ReloadOptions, progress control.Progress) error {
-	ctx, done, err := m.beginRollout(ctx)
+	ctx, done, err := m.beginRollout(ctx, "a reload")
 	if err != nil {
 		return err
 	}

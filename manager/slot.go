@@ -67,7 +67,7 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 		},
 		Output:   s.log,
 		OnFailed: m.onFailed(s),
-		Cgroup:   cgroupTree(cfg),
+		Cgroup:   m.cgroups,
 		Launch:   m.launch,
 	}) // liveness, limits.memory and hooks: health.go
 }

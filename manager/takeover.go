@@ -54,11 +54,7 @@ func (m *Manager) Resume(st *UpgradeState) error {
 	if m.sinks, err = m.logSinks(cfg); err != nil {
 		return err
 	}
-	if cgroupTree(cfg) == nil {
-		if err := instance.AdoptOrphans(); err != nil {
-			m.log.Warn("orphans of instances go to init", "err", err)
-		}
-	}
+	m.openCgroups(cfg) // as the program before decided: the tree it used is there, or none is
 	m.upgrades, m.upgradeErr = st.Upgrades, st.Error
 	for _, p := range st.Ports {
 		if err := m.resumePort(cfg, p); err != nil {

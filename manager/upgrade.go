@@ -56,7 +56,7 @@ import (
 // connection to the control socket. It returns only when the upgrade did
 // not happen, with the reason; the manager then runs on as before.
 func (m *Manager) Upgrade(ctx context.Context, binary string, progress control.Progress, handing func(line string)) error {
-	ctx, done, err := m.beginRollout(ctx)
+	ctx, done, err := m.beginRollout(ctx, holderUpgrade)
 	if err != nil {
 		return fmt.Errorf("upgrade refused, nothing changed: %w", err)
 	}
