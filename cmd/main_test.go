@@ -3,16 +3,18 @@ package cmd
 import (
 	"bytes"
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 
 	"github.com/hellomgr/hellomgr/internal/testchild"
 )
@@ -25,6 +27,7 @@ const asMain = "HELLOMGR_TEST_AS_MAIN"
 func TestMain(m *testing.M) {
 	testchild.Main()
 	if os.Getenv(asMain) == "1" {
+		slowTakeover()
 		os.Exit(Execute(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -35,6 +38,19 @@ type env struct {
 	t     *testing.T
 	dir   string
 	ports []int
+	vars  []string // added to the environment of the commands run
+}
+
+// takeoverDelay, in the environment of a manager, makes each program that
+// takes over from another (hellomgr upgrade) wait that long before it
+// runs, once its packages, package heldsig among them, are initialized:
+// the time a loaded machine may take, made long enough to aim at.
+const takeoverDelay = "HELLOMGR_TEST_TAKEOVER_DELAY"
+
+func slowTakeover() {
+	if d, err := time.ParseDuration(os.Getenv(takeoverDelay)); err == nil && slices.Contains(os.Args, "--upgrade-fd") {
+		time.Sleep(d)
+	}
 }
 
 // newEnv writes a config for n free ports with the given extra YAML, in a
@@ -100,7 +116,7 @@ func (e *env) run(args ...string) (stdout, stderr string, code int) {
 
 func (e *env) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], append(args, "-c", e.configPath())...)
-	cmd.Env = append(os.Environ(), asMain+"=1")
+	cmd.Env = append(append(os.Environ(), asMain+"=1"), e.vars...)
 	cmd.Dir = e.dir
 	return cmd
 }

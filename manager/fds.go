@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/internal/heldsig"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,4 +43,15 @@ func fileListener(fd int) (net.Listener, error) {
 	}
 	defer f.Close()
 	return net.FileListener(f)
+}
+
+// execKeeping replaces the program with path, passing it the descriptors
+// keep; the manager's signals are ignored meanwhile, so that none ends
+// the new program before it listens (package heldsig). It returns only
+// if the exec failed, listening again.
+func execKeeping(path string, argv []string, keep []int) error {
+	heldsig.BeforeExec()
+	err := instance.ExecKeeping(path, argv, os.Environ(), keep)
+	heldsig.AfterFailedExec()
+	return err
 }

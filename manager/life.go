@@ -14,6 +14,7 @@ import (
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/internal/heldsig"
 )
 
 // RunOptions are the parts of the manager's life (Run, RunResumed) that
@@ -73,6 +74,11 @@ func RunResumed(ctx context.Context, configPath string, stateFD int, o RunOption
 			return fmt.Errorf("take over: %w", err)
 		}
 		m, err := resumeFrom(configPath, st, o.Options)
+		if err != nil && st.Error != "" {
+			// Gone back to already: going back again would loop.
+			o.Log.Error("the previous program cannot resume either", "err", err, "upgrade error", st.Error)
+			return fmt.Errorf("resume after a failed upgrade (%s): %w", st.Error, err)
+		}
 		if err != nil {
 			o.Log.Error("cannot take over; going back to the previous program", "err", err)
 			return RollBack(st, stateFD, err)
@@ -110,9 +116,14 @@ func newRunning(cfg *config.Config, o Options) (*Manager, error) {
 }
 
 // resumeFrom is the manager of the config at configPath, with the instances
-// handed over in st.
+// handed over in st. It runs the config as the program before loaded it
+// (st.ConfigText), whatever the file says now: an upgrade changes the
+// program, a reload the config.
 func resumeFrom(configPath string, st *UpgradeState, o Options) (*Manager, error) {
 	cfg, err := config.Load(configPath)
+	if len(st.ConfigText) > 0 {
+		cfg, err = config.Parse(configPath, st.ConfigText)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -180,15 +191,16 @@ func (l life) resumed(ctx context.Context, st *UpgradeState, stateFD int, versio
 	if err := l.m.Resumed(ctx, st, stateFD); err != nil {
 		l.log.Error("not every instance started; the failed ones are retried with backoff", "err", err)
 	}
+	if st.ReloadAfter {
+		l.log.Info("carrying out the reload asked for during the upgrade")
+		l.reloadOnSignal()
+	}
 }
 
 // notifySignals are the manager's signals: stop, reload (SIGHUP) and
-// upgrade (SIGUSR2).
-func notifySignals() chan os.Signal {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR2)
-	return sigs
-}
+// upgrade (SIGUSR2), with those that arrived since the program began if
+// it takes over from another (package heldsig).
+func notifySignals() chan os.Signal { return heldsig.Take() }
 
 // waitForStop runs until SIGINT, SIGTERM or a `down` request; SIGHUP and
 // SIGUSR2 on the way start a reload and an upgrade.
@@ -213,9 +225,10 @@ func (l life) waitForStop(ctx context.Context, sigs <-chan os.Signal) {
 	}
 }
 
-// reloadOnSignal is SIGHUP: a reload, as `hellomgr reload`.
+// reloadOnSignal is SIGHUP: a reload, as `hellomgr reload`, or after the
+// upgrade in progress (AskReload).
 func (l life) reloadOnSignal() {
-	if err := l.m.Reload(context.Background(), l.progress); err != nil {
+	if err := l.m.AskReload(context.Background(), l.progress); err != nil {
 		l.log.Error("reload on SIGHUP failed", "err", err)
 	}
 }

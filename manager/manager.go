@@ -70,9 +70,11 @@ type Manager struct {
 	// tests set a fake (internal/fakeproc).
 	launch instance.Launcher
 
-	// Set by Resume: upgrades of this manager, and why the last one failed.
+	// Set by Resume: upgrades of this manager, why the last one failed,
+	// and whether this program runs degraded after it (see Resume).
 	upgrades   int
 	upgradeErr string
+	degraded   bool
 }
 
 // New returns a manager for cfg. Nothing starts until Up.

@@ -23,7 +23,7 @@ type slot struct {
 	listener *os.File // the port's socket under handoff "socket", else nil
 	reloads  uint64
 	held     bool // stopped for maintenance: stays stopped across reloads
-	waiting  bool // handed over by an upgrade in backoff: Resumed starts it
+	waiting  bool // handed over by an upgrade with no process to adopt, in backoff or gone: Resumed starts it
 }
 
 // newSlot opens the port's log (every process on the port writes into a
@@ -37,6 +37,15 @@ func (m *Manager) newSlot(cfg *config.Config, port int, listener *os.File) (*slo
 	s := &slot{port: port, listener: listener, log: l}
 	s.inst = instance.New(m.spec(cfg, s), m.log) // a slot always has an instance: stopped until started
 	return s, nil
+}
+
+// memorySlot is a slot whose log keeps the last lines in memory only: a
+// program gone back to after a failed upgrade, when the log file cannot
+// be opened (see Resume).
+func (m *Manager) memorySlot(cfg *config.Config, port int, listener *os.File) *slot {
+	s := &slot{port: port, listener: listener, log: logs.Memory()}
+	s.inst = instance.New(m.spec(cfg, s), m.log)
+	return s
 }
 
 // spec builds the instance spec for a slot under cfg. It runs on the

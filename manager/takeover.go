@@ -31,7 +31,7 @@ func RollBack(st *UpgradeState, stateFD int, cause error) error {
 	if err == nil {
 		path := fmt.Sprintf("/proc/self/fd/%d", st.ProgramFD)
 		argv := []string{path, "up", "-c", st.Config, "--upgrade-fd", strconv.Itoa(stateFD)}
-		err = instance.ExecKeeping(path, argv, os.Environ(), append(st.FDs(), stateFD))
+		err = execKeeping(path, argv, append(st.FDs(), stateFD))
 	}
 	return fmt.Errorf("could not take over (%v), nor go back to the previous program: %w", cause, err)
 }
@@ -42,20 +42,32 @@ func RollBack(st *UpgradeState, stateFD int, cause error) error {
 // copies of the descriptors handed over, and leaves them open for
 // RollBack until Resumed. An instance whose process is gone is left for
 // Resumed to start anew.
+//
+// A program the new one went back to (st.Error set) must not go back
+// again, which would loop: it resumes degraded instead. A log it cannot
+// open keeps only the last lines in memory, the journal it cannot reach
+// is left out, and status says so (Report.UpgradeErr).
 func (m *Manager) Resume(st *UpgradeState) error {
 	cfg := m.Config()
+	m.degraded = st.Error != ""
 	if err := st.matches(cfg); err != nil {
 		return err
+	}
+	if st.ManagerPID != 0 && st.ManagerPID != os.Getpid() {
+		return fmt.Errorf("this program (pid %d) is not the manager that handed over (pid %d), so the instances are not its children: was it started by a wrapper that does not exec hellomgr?", os.Getpid(), st.ManagerPID)
 	}
 	if err := m.takeListeners(st); err != nil {
 		return err
 	}
 	var err error
 	if m.sinks, err = m.logSinks(cfg); err != nil {
-		return err
+		if !m.degraded {
+			return err
+		}
+		m.degrade("the instances' lines go to their files only", err)
 	}
 	m.openCgroups(cfg) // as the program before decided: the tree it used is there, or none is
-	m.upgrades, m.upgradeErr = st.Upgrades, st.Error
+	m.upgrades, m.upgradeErr = st.Upgrades, st.Error+m.upgradeErr
 	for _, p := range st.Ports {
 		if err := m.resumePort(cfg, p); err != nil {
 			return err
@@ -109,6 +121,10 @@ func (m *Manager) resumePort(cfg *config.Config, p PortState) error {
 		}
 	}
 	s, err := m.newSlot(cfg, p.Port, listener)
+	if err != nil && m.degraded {
+		m.degrade(fmt.Sprintf("port %d: its output is kept in memory only (hellomgr logs shows the last lines)", p.Port), err)
+		s, err = m.memorySlot(cfg, p.Port, listener), nil
+	}
 	if err != nil {
 		return err
 	}
@@ -117,10 +133,14 @@ func (m *Manager) resumePort(cfg *config.Config, p PortState) error {
 	case p.Instance != nil:
 		if i := m.adopt(cfg, s, p.Instance); i != nil {
 			s.inst = i
+		} else {
+			s.waiting = true // its process is gone: started anew
 		}
 	case p.Rest != nil:
 		s.inst = instance.Resting(m.spec(cfg, s), m.log, *p.Rest)
 		s.waiting = p.Rest.Waiting()
+	default: // handed over by a program that did not say
+		s.waiting = true
 	}
 	m.addSlot(s)
 	return nil
@@ -160,7 +180,7 @@ func (m *Manager) Resumed(ctx context.Context, st *UpgradeState, stateFD int) er
 	var start []*instance.Instance
 	m.ports.do(func(t *portTable) {
 		for _, s := range t.slots {
-			if st := s.inst.Status(); st.PID == 0 && !s.held && (s.waiting || st.State == instance.Stopped) {
+			if s.waiting && !s.held {
 				start = append(start, s.inst) // started as it is: its restart counts carry on
 			}
 			s.waiting = false
@@ -169,4 +189,11 @@ func (m *Manager) Resumed(ctx context.Context, st *UpgradeState, stateFD int) er
 	err := startEach(ctx, start, instance.KeepTrying)
 	m.warnIfUnsent(notify.Ready(m.readyStatus()))
 	return err
+}
+
+// degrade records, for a program that was gone back to, what it runs
+// without and why: in its log, and after the upgrade's error in status.
+func (m *Manager) degrade(what string, err error) {
+	m.log.Error("running degraded after a failed upgrade: "+what, "err", err)
+	m.upgradeErr += fmt.Sprintf("; degraded: %s: %v", what, err)
 }

@@ -87,6 +87,14 @@ func (t *turn) askReloadAfter() bool {
 	return true
 }
 
+// askReloadAfterAnyway records a reload to carry out after the rollout in
+// progress: an upgrade gives back the one it took when its exec failed.
+func (t *turn) askReloadAfterAnyway() {
+	t.mu.Lock()
+	t.reloadAfter = true
+	t.mu.Unlock()
+}
+
 // takeReloadAfter returns, and clears, a reload recorded by askReloadAfter.
 func (t *turn) takeReloadAfter() bool {
 	t.mu.Lock()

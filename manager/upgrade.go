@@ -34,6 +34,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -54,69 +55,117 @@ import (
 // instance running: see the top of this file. progress gets the steps;
 // handing gets the last line, sent just before the exec, which ends every
 // connection to the control socket. It returns only when the upgrade did
-// not happen, with the reason; the manager then runs on as before.
+// not happen, with the reason; the manager then runs on as before, and
+// carries out a reload asked for meanwhile (AskReload).
 func (m *Manager) Upgrade(ctx context.Context, binary string, progress control.Progress, handing func(line string)) error {
 	ctx, done, err := m.beginRollout(ctx, holderUpgrade)
 	if err != nil {
-		return fmt.Errorf("upgrade refused, nothing changed: %w", err)
+		return refused(err)
 	}
-	defer done()
-	if err := m.configUnchanged(); err != nil {
-		return fmt.Errorf("upgrade refused, nothing changed: %w", err)
-	}
-	st, release, err := m.handover()
+	defer func() {
+		done()
+		m.reloadIfAsked()
+	}()
+	text, err := m.upgradeable()
 	if err != nil {
-		return fmt.Errorf("upgrade refused, nothing changed: %w", err)
+		return refused(err)
+	}
+	st, release, err := m.handover(text)
+	if err != nil {
+		return refused(err)
 	}
 	defer release() // after a failed exec
-	data, err := json.Marshal(st)
+	info, err := checkProgram(ctx, binary, st)
 	if err != nil {
-		return err
-	}
-	info, err := checkProgram(ctx, binary, data)
-	if err != nil {
-		return fmt.Errorf("upgrade refused, nothing changed: %w", err)
+		return refused(err)
 	}
 	progress("%s: hellomgr %s, state format %d", binary, info.Version, info.StateFormat)
-	fd, err := stateFile(data)
+	return m.execProgram(ctx, binary, st, handing)
+}
+
+func refused(err error) error { return fmt.Errorf("upgrade refused, nothing changed: %w", err) }
+
+// execProgram execs binary with st, and returns only if that failed.
+// A stop asked for during the upgrade (ctx ended) cancels it here: the
+// stop is then carried out by this program, gracefully.
+func (m *Manager) execProgram(ctx context.Context, binary string, st *UpgradeState, handing func(string)) error {
+	if ctx.Err() != nil {
+		return refused(m.stoppedByShutdown(ctx.Err()))
+	}
+	st.ReloadAfter = m.turn.takeReloadAfter()
+	fd, err := stateFile(st)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	n := 0
-	for _, p := range st.Ports {
-		if p.Instance != nil {
-			n++
-		}
-	}
-	handing(fmt.Sprintf("handing %d running instances over to %s (manager pid %d)", n, binary, os.Getpid()))
+	handing(fmt.Sprintf("handing %d running instances over to %s (manager pid %d)", st.running(), binary, os.Getpid()))
 	m.warnIfUnsent(notify.Reloading())
 	argv := []string{binary, "up", "-c", st.Config, "--upgrade-fd", strconv.Itoa(fd)}
-	err = instance.ExecKeeping(binary, argv, os.Environ(), append(st.FDs(), fd))
+	err = execKeeping(binary, argv, append(st.FDs(), fd))
+	if st.ReloadAfter {
+		m.turn.askReloadAfterAnyway()
+	}
 	m.warnIfUnsent(notify.Ready(m.readyStatus()))
 	m.log.Error("upgrade failed; this manager runs on", "err", err)
 	return fmt.Errorf("the old manager runs on: %w", err)
 }
 
-// configUnchanged refuses an upgrade while the config file says
-// something else than the running config: an upgrade changes the
-// program, a reload the config.
-func (m *Manager) configUnchanged() error {
+// upgradeable refuses an upgrade that the new program could not take
+// over: while the config file says something else than the running
+// config (an upgrade changes the program, a reload the config), or
+// while a path the new program checks as it takes over would be refused
+// (which would make it go back at once). It returns the config's text,
+// which the new program runs.
+func (m *Manager) upgradeable() ([]byte, error) {
 	running := m.Config()
-	cfg, err := config.Load(running.File)
+	text, err := os.ReadFile(running.File)
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = config.Parse(running.File, text)
+	}
 	if err != nil {
-		return fmt.Errorf("the config no longer loads; fix it (hellomgr check), then upgrade:\n%w", err)
+		return nil, fmt.Errorf("the config no longer loads; fix it (hellomgr check), then upgrade:\n%w", err)
 	}
 	if !reflect.DeepEqual(cfg, running) {
-		return fmt.Errorf("%s changed since the manager loaded it: run hellomgr reload first (or put the file back), then upgrade", running.File)
+		return nil, fmt.Errorf("%s changed since the manager loaded it: run hellomgr reload first (or put the file back), then upgrade", running.File)
 	}
-	return nil
+	if err := CheckPaths(running); err != nil {
+		return nil, fmt.Errorf("the new program would refuse to take over:\n%w", err)
+	}
+	return text, nil
 }
+
+// AskReload is a reload asked for by a signal: carried out now, or, while
+// an upgrade holds the turn, once the upgrade is over, by whichever
+// program runs then. Any other rollout in progress refuses it.
+func (m *Manager) AskReload(ctx context.Context, progress control.Progress) error {
+	err := m.Reload(ctx, progress)
+	if errors.Is(err, ErrBusy) && m.turn.askReloadAfter() {
+		m.log.Info("reload asked for during an upgrade: carried out once the upgrade is over")
+		return nil
+	}
+	return err
+}
+
+// reloadIfAsked carries out, on a goroutine of its own, a reload asked for
+// during an upgrade that did not happen.
+func (m *Manager) reloadIfAsked() {
+	if !m.turn.takeReloadAfter() {
+		return
+	}
+	go func() {
+		if err := m.Reload(context.Background(), m.logProgress); err != nil {
+			m.log.Error("reload asked for during the upgrade failed", "err", err)
+		}
+	}()
+}
+
+func (m *Manager) logProgress(format string, args ...any) { m.log.Info(fmt.Sprintf(format, args...)) }
 
 // handover freezes every instance and gathers what the next program
 // inherits. release undoes it: it closes the copies and lets the
 // instances go on.
-func (m *Manager) handover() (st *UpgradeState, release func(), err error) {
+func (m *Manager) handover(configText []byte) (st *UpgradeState, release func(), err error) {
 	var h handing
 	defer func() {
 		if err != nil {
@@ -126,6 +175,7 @@ func (m *Manager) handover() (st *UpgradeState, release func(), err error) {
 	if st, err = m.managerState(&h); err != nil {
 		return nil, nil, err
 	}
+	st.ConfigText = configText
 	for _, p := range m.portsToHand(&h) {
 		if p.err != nil {
 			return nil, nil, p.err
@@ -181,7 +231,7 @@ func (h *handing) release() {
 func (m *Manager) managerState(h *handing) (st *UpgradeState, err error) {
 	st = &UpgradeState{
 		Format: StateFormat, Config: m.Config().File, Version: m.opts.Version, Upgrades: m.upgrades + 1,
-		Console: m.opts.Console != nil, MetricsFD: -1,
+		Console: m.opts.Console != nil, MetricsFD: -1, ManagerPID: os.Getpid(),
 	}
 	if st.LockFD, err = h.dup(m.lock.f); err != nil {
 		return nil, fmt.Errorf("pid lock: %w", err)
@@ -229,16 +279,20 @@ func (m *Manager) portsToHand(h *handing) []portToHand {
 	return out
 }
 
-// checkProgram runs `binary upgrade-check` with the state on its stdin.
-func checkProgram(ctx context.Context, binary string, state []byte) (UpgradeInfo, error) {
+// checkProgram runs `binary upgrade-check` with st on its stdin.
+func checkProgram(ctx context.Context, binary string, st *UpgradeState) (UpgradeInfo, error) {
 	var info UpgradeInfo
+	state, err := json.Marshal(st)
+	if err != nil {
+		return info, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "upgrade-check")
 	cmd.Stdin = bytes.NewReader(state)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
+	if err = cmd.Run(); err != nil {
 		msg := strings.TrimSpace(errOut.String())
 		if msg == "" {
 			msg = err.Error()
@@ -251,6 +305,9 @@ func checkProgram(ctx context.Context, binary string, state []byte) (UpgradeInfo
 	if info.StateFormat != StateFormat {
 		return info, fmt.Errorf("%s (hellomgr %s) reads state format %d, this manager writes %d: restart instead (hellomgr down, then up)", binary, info.Version, info.StateFormat, StateFormat)
 	}
+	if info.PID != 0 && info.PID != cmd.Process.Pid {
+		return info, fmt.Errorf("%s runs hellomgr in a process of its own (pid %d, not pid %d it was started as), which could not supervise the instances: a wrapper script must end with exec hellomgr \"$@\"", binary, info.PID, cmd.Process.Pid)
+	}
 	return info, nil
 }
 
@@ -262,8 +319,12 @@ func firstLine(s string) string {
 	return line
 }
 
-// stateFile returns a memfd holding data, close-on-exec.
-func stateFile(data []byte) (int, error) {
+// stateFile returns a memfd holding st, close-on-exec.
+func stateFile(st *UpgradeState) (int, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return -1, err
+	}
 	fd, err := unix.MemfdCreate("hellomgr-upgrade", unix.MFD_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("state for the new program: %w", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/hellomgr/hellomgr/instance"
 	"golang.org/x/sys/unix"
@@ -19,17 +20,28 @@ const StateFormat = 1
 
 // UpgradeState is what one manager program hands the next.
 type UpgradeState struct {
-	Format    int         `json:"format"`
-	Config    string      `json:"config"`   // the config file
-	Version   string      `json:"version"`  // of the program handing over
-	Upgrades  int         `json:"upgrades"` // upgrades of this manager so far, this one included
-	Error     string      `json:"error,omitempty"`
-	Console   bool        `json:"console"` // instances' lines echoed on stdout
-	LockFD    int         `json:"lock_fd"`
-	ControlFD int         `json:"control_fd"`
-	MetricsFD int         `json:"metrics_fd"` // -1: metrics off
-	ProgramFD int         `json:"program_fd"` // the program handing over, for RollBack
-	Ports     []PortState `json:"ports"`
+	Format   int    `json:"format"`
+	Config   string `json:"config"`          // the config file
+	Version  string `json:"version"`         // of the program handing over
+	Upgrades int    `json:"upgrades"`        // upgrades of this manager so far, this one included
+	Error    string `json:"error,omitempty"` // set by RollBack: why the new program did not take over
+	// ConfigText is the config file as the running config was loaded
+	// from it: both programs run that config, whatever the file says by
+	// the time they read it (an upgrade changes the program, a reload
+	// the config).
+	ConfigText []byte `json:"config_text,omitempty"`
+	// ManagerPID is the manager's pid: the program that takes over must
+	// be that process (execve keeps the pid), or its children are not its.
+	ManagerPID int `json:"manager_pid,omitempty"`
+	// ReloadAfter: a reload was asked for (SIGHUP) during the upgrade;
+	// whichever program runs after it carries it out.
+	ReloadAfter bool        `json:"reload_after,omitempty"`
+	Console     bool        `json:"console"` // instances' lines echoed on stdout
+	LockFD      int         `json:"lock_fd"`
+	ControlFD   int         `json:"control_fd"`
+	MetricsFD   int         `json:"metrics_fd"` // -1: metrics off
+	ProgramFD   int         `json:"program_fd"` // the program handing over, for RollBack
+	Ports       []PortState `json:"ports"`
 }
 
 // PortState is one port in an UpgradeState.
@@ -59,17 +71,32 @@ func (s *UpgradeState) FDs() []int {
 	return fds
 }
 
+// running counts the instances handed over with their process.
+func (s *UpgradeState) running() int {
+	n := 0
+	for _, p := range s.Ports {
+		if p.Instance != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // UpgradeInfo is what `hellomgr upgrade-check` prints.
 type UpgradeInfo struct {
 	Program     string `json:"program"` // "hellomgr"
 	Version     string `json:"version"`
 	StateFormat int    `json:"state_format"`
+	// PID is the process that answered: the one the manager started, or
+	// the binary is a wrapper that runs hellomgr without exec, and would
+	// not be the process that holds the instances.
+	PID int `json:"pid,omitempty"`
 }
 
 // CheckUpgrade is `upgrade-check`: it reads the state a manager would
 // hand over from r, if any, and says whether this binary can take it.
 func CheckUpgrade(r io.Reader, version string) (UpgradeInfo, error) {
-	info := UpgradeInfo{Program: "hellomgr", Version: version, StateFormat: StateFormat}
+	info := UpgradeInfo{Program: "hellomgr", Version: version, StateFormat: StateFormat, PID: os.Getpid()}
 	data, err := io.ReadAll(r)
 	if err != nil || len(bytes.TrimSpace(data)) == 0 {
 		return info, err
