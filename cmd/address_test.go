@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // An up with address: 127.0.0.2 binds every port there alone, finds the
@@ -136,3 +137,22 @@ func getFrom(host string, port int, path string) (string, error) {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// Defect: liveness probes dialled 127.0.0.1 whatever address: said, so
+// with address: 127.0.0.2 or ::1 healthy instances were replaced every
+// two seconds for ever.
+func TestLivenessProbesTheConfiguredAddress(t *testing.T) {
+	for _, addr := range []string{"127.0.0.2", "::1"} {
+		t.Run(addr, func(t *testing.T) {
+			e := newEnv(t, 2, fmt.Sprintf("address: %q\n", addr)+liveness)
+			e.mustRun("up", "-d")
+			before := e.statuses()
+			time.Sleep(2 * time.Second) // ten liveness probes, three failures in a row replace
+			for port, st := range e.statuses() {
+				if st.PID != before[port].PID || st.Restarts != 0 {
+					t.Errorf("port %d on %s: pid %d -> %d, %d restarts (%s); a healthy instance was replaced", port, addr, before[port].PID, st.PID, st.Restarts, st.LastError)
+				}
+			}
+		})
+	}
+}

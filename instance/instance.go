@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -30,7 +31,8 @@ import (
 // Spec is everything needed to run one instance.
 type Spec struct {
 	Port        int
-	Argv        []string // executed directly, never through a shell
+	Host        netip.Addr // where the port listens, for the probes; the zero Addr: 127.0.0.1
+	Argv        []string   // executed directly, never through a shell
 	Dir         string
 	Env         []string // the child's complete environment
 	Listener    *os.File // when set, passed to the child as fd 3 (LISTEN_FDS=1 must be in Env)
@@ -290,4 +292,16 @@ func (i *Instance) State() State {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return i.status.State
+}
+
+// host is where the probes dial: Host, or for every interface (Host
+// unset or unspecified) the loopback address of its family.
+func (s *Spec) host() netip.Addr {
+	switch {
+	case !s.Host.IsValid() || s.Host == netip.IPv4Unspecified():
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case s.Host == netip.IPv6Unspecified():
+		return netip.IPv6Loopback()
+	}
+	return s.Host
 }

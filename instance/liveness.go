@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -89,7 +89,7 @@ func (w *watch) probe(ctx context.Context, l Liveness) {
 		if sharers.count(w.i.spec.Listener) > 1 {
 			continue // another process of the port still runs: wait for it to go
 		}
-		err := probeLive(ctx, w.i.spec.Port, l)
+		err := probeLive(ctx, w.i.spec.host(), w.i.spec.Port, l)
 		if err == nil {
 			failed = 0
 			continue
@@ -109,10 +109,10 @@ func (w *watch) probe(ctx context.Context, l Liveness) {
 // probeLive makes one liveness probe, bounded by l.Timeout. The HTTP
 // request is on a fresh connection: a process that accepts (or whose
 // shared socket's kernel queue accepts) but never answers fails it.
-func probeLive(ctx context.Context, port int, l Liveness) error {
+func probeLive(ctx context.Context, host netip.Addr, port int, l Liveness) error {
 	ctx, cancel := context.WithTimeout(ctx, l.Timeout)
 	defer cancel()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := netip.AddrPortFrom(host, uint16(port)).String()
 	if l.HTTPPath == "" {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", addr)

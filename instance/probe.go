@@ -2,16 +2,10 @@ package instance
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -29,26 +23,14 @@ type Probe struct {
 // up the whole start timeout.
 const attemptTimeout = time.Second
 
-// probeOnce makes one attempt and says why it failed. It probes the
-// loopback address first, which reaches an instance listening on every
-// interface (the default); when nothing answers there, it probes where the
-// port really listens (listenAddrs): an instance bound to one address (the
-// config's `address:`) refuses connects on 127.0.0.1.
-func (p Probe) probeOnce(ctx context.Context, port int) error {
+// probeOnce makes one attempt at host:port and says why it failed. It
+// probes where the config says the port listens, and nowhere else: a
+// server on another address that happens to use the port (127.0.0.1 when
+// the instances are on 127.0.0.2) must never make an instance ready.
+func (p Probe) probeOnce(ctx context.Context, host netip.Addr, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	loopback := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	err := p.probeAt(ctx, loopback, port)
-	var opErr *net.OpError
-	if err == nil || !errors.As(err, &opErr) || opErr.Op != "dial" {
-		return err
-	}
-	for _, a := range listenAddrs(port) {
-		if a != loopback && !a.IsUnspecified() {
-			return p.probeAt(ctx, a, port)
-		}
-	}
-	return err
+	return p.probeAt(ctx, host, port)
 }
 
 // probeAt makes one attempt at host:port.
@@ -78,65 +60,17 @@ func (p Probe) probeAt(ctx context.Context, host netip.Addr, port int) error {
 	return nil
 }
 
-// listenAddrs returns the local addresses of the sockets listening on
-// port in this network namespace, from /proc/net/tcp and /proc/net/tcp6;
-// none when they cannot be read. Each line of those tables starts
-//
-//	0: 0100007F:1F41 00000000:0000 0A ...
-//
-// with the local address in hexadecimal, each 32-bit word in the
-// machine's byte order, then the port, the remote address and the state
-// (0A: LISTEN).
-func listenAddrs(port int) []netip.Addr {
-	var addrs []netip.Addr
-	for _, name := range [...]string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) < 4 || f[3] != "0A" {
-				continue
-			}
-			hexAddr, hexPort, ok := strings.Cut(f[1], ":")
-			if n, err := strconv.ParseUint(hexPort, 16, 16); !ok || err != nil || int(n) != port {
-				continue
-			}
-			if a, ok := parseProcAddr(hexAddr); ok {
-				addrs = append(addrs, a)
-			}
-		}
-	}
-	return addrs
-}
-
-// parseProcAddr decodes an address of /proc/net/tcp (8 hex digits) or
-// /proc/net/tcp6 (32).
-func parseProcAddr(s string) (netip.Addr, bool) {
-	raw, err := hex.DecodeString(s)
-	if err != nil || len(raw) != 4 && len(raw) != 16 {
-		return netip.Addr{}, false
-	}
-	b := make([]byte, len(raw))
-	for i := 0; i < len(raw); i += 4 {
-		binary.NativeEndian.PutUint32(b[i:], binary.BigEndian.Uint32(raw[i:]))
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a.Unmap(), true
-}
-
 var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // wait probes until an attempt succeeds or ctx ends. It returns nil when
 // ready, or the last attempt's error wrapped with the context's.
-func (p Probe) wait(ctx context.Context, port int) error {
+func (p Probe) wait(ctx context.Context, host netip.Addr, port int) error {
 	interval := p.Interval
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
 	}
 	for {
-		err := p.probeOnce(ctx, port)
+		err := p.probeOnce(ctx, host, port)
 		if err == nil {
 			return nil
 		}

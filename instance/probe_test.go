@@ -10,22 +10,45 @@ import (
 	"time"
 )
 
-// An instance bound to one address refuses connects on 127.0.0.1: the probe
-// must find it where it listens.
-func TestProbeReachesAnInstanceBoundToOneAddress(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
+// serveAt serves HTTP on a free port of host, until the test ends.
+func serveAt(t *testing.T, host string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	port := ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port
+}
 
+// An instance bound to the config's address refuses connects on
+// 127.0.0.1: the probes dial that address.
+func TestProbeReachesAnInstanceOnTheConfiguredAddress(t *testing.T) {
+	port := serveAt(t, "127.0.0.2")
+	host := netip.MustParseAddr("127.0.0.2")
 	for _, p := range []Probe{{HTTPPath: "/"}, {}} {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := p.wait(ctx, port); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := p.wait(ctx, host, port); err != nil {
 			t.Errorf("probe %+v of 127.0.0.2:%d: %v", p, port, err)
+		}
+		cancel()
+	}
+	if err := probeLive(context.Background(), host, port, Liveness{HTTPPath: "/", Timeout: 5 * time.Second}); err != nil {
+		t.Errorf("liveness probe of 127.0.0.2:%d: %v", port, err)
+	}
+}
+
+// Defect: with address: 127.0.0.2, a foreign server on 127.0.0.1 with the
+// same port number made /bin/sleep "ready".
+func TestProbeIsNotAnsweredByAServerOnAnotherAddress(t *testing.T) {
+	port := serveAt(t, "127.0.0.1")
+	host := netip.MustParseAddr("127.0.0.2")
+	for _, p := range []Probe{{HTTPPath: "/", Interval: 10 * time.Millisecond}, {Interval: 10 * time.Millisecond}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		if err := p.wait(ctx, host, port); err == nil {
+			t.Errorf("probe %+v of 127.0.0.2:%d was answered by the server on 127.0.0.1", p, port)
 		}
 		cancel()
 	}
@@ -38,26 +61,20 @@ func TestProbeOfAPortNobodyListensOnSaysWhy(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	err = Probe{HTTPPath: "/"}.probeOnce(context.Background(), port)
+	err = Probe{HTTPPath: "/"}.probeOnce(context.Background(), netip.MustParseAddr("127.0.0.1"), port)
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("probe of closed port %d: got %v, want connection refused", port, err)
 	}
 }
 
-func TestParseProcAddr(t *testing.T) {
-	for s, want := range map[string]string{
-		"0100007F":                         "127.0.0.1",
-		"0201D50A":                         "10.213.1.2",
-		"00000000000000000000000000000000": "::",
-		"B80D0120000000000000000005000000": "2001:db8::5",
-		"0000000000000000FFFF00000201D50A": "10.213.1.2",
-	} {
-		got, ok := parseProcAddr(s)
-		if !ok || got != netip.MustParseAddr(want) {
-			t.Errorf("parseProcAddr(%q): got %v, %v; want %s", s, got, ok, want)
+func TestProbesDialLoopbackForEveryInterface(t *testing.T) {
+	for host, want := range map[string]string{"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "10.0.0.11": "10.0.0.11"} {
+		var s Spec
+		if host != "" {
+			s.Host = netip.MustParseAddr(host)
 		}
-	}
-	if _, ok := parseProcAddr("0100"); ok {
-		t.Error("a short address parsed")
+		if got := s.host(); got.String() != want {
+			t.Errorf("address %q: probes dial %s, want %s", host, got, want)
+		}
 	}
 }

@@ -133,7 +133,7 @@ func (r *runner) probe(p Process) {
 		go func() { done <- ns.wait(ctx) }()
 		return
 	}
-	go func() { done <- r.i.spec.Probe.wait(ctx, r.i.spec.Port) }()
+	go func() { done <- r.i.spec.Probe.wait(ctx, r.i.spec.host(), r.i.spec.Port) }()
 }
 
 // listenReady opens the process's notify socket when its readiness is a

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -61,8 +62,10 @@ func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
 	if cfg.Ready.Kind == config.ProbeHTTP {
 		probe.HTTPPath = cfg.Ready.Path
 	}
+	host, _ := netip.ParseAddr(cfg.Address) // "" (every interface): the zero Addr
 	return m.withHealth(cfg, s, instance.Spec{
 		Port:        s.port,
+		Host:        host,
 		Argv:        cfg.Argv(s.port, m.opts.Self),
 		Dir:         cfg.WorkDir,
 		Env:         env,
