@@ -153,6 +153,7 @@ testdata/bad/logs_unknown_key.yaml:5: logs: unknown key "rotate" (want one of to
 	{"liveness_failures_zero.yaml", `testdata/bad/liveness_failures_zero.yaml:4: liveness.failures: must be 1 or more (failed probes in a row that replace an instance), got 0`},
 	{"liveness_nothing.yaml", `testdata/bad/liveness_nothing.yaml:2: liveness: probes nothing; add http: "/healthz" (a GET that must answer below 500), or remove the section`},
 	{"liveness_tcp_handoff.yaml", `testdata/bad/liveness_tcp_handoff.yaml:3: liveness.tcp: the built-in server gets reload.handoff: socket, so hellomgr holds the port and a connect always succeeds, even to a hung instance; use http: PATH (a GET that must answer), or set reload.handoff: none`},
+	{"ready_tcp_handoff.yaml", `testdata/bad/ready_tcp_handoff.yaml:4: ready.tcp: reload.handoff is socket, so hellomgr holds the port and a connect succeeds before the instance even serves; use http: PATH (a GET that must answer) or notify: true, or set reload.handoff: none`},
 	{"liveness_both.yaml", `testdata/bad/liveness_both.yaml:4: liveness: both http and tcp: true are set; keep one`},
 	{"limits_memory_small.yaml", `testdata/bad/limits_memory_small.yaml:3: limits.memory: "512KiB" is less than 1MiB; no instance runs in that`},
 	{"limits_memory_bare.yaml", `testdata/bad/limits_memory_bare.yaml:3: limits.memory: 256 has no unit; write e.g. "256MiB"`},

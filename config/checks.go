@@ -35,6 +35,7 @@ func (p *parser) finish() {
 		}
 	}
 	p.checkTCPLiveness()
+	p.checkTCPReady()
 	p.checkExecSize()
 }
 
@@ -105,6 +106,21 @@ func (p *parser) checkTCPLiveness() {
 		how = "the built-in server gets reload.handoff: socket"
 	}
 	p.add(p.line("liveness.tcp"), "liveness.tcp", "%s, so hellomgr holds the port and a connect always succeeds, even to a hung instance; use http: PATH (a GET that must answer), or set reload.handoff: none", how)
+}
+
+// checkTCPReady refuses a tcp readiness probe when the socket is handed
+// off (and readiness is not the app's READY=1): the manager holds the
+// port's listening socket, so a connect succeeds before the process has
+// even started, and any process, one that never serves, is "ready".
+func (p *parser) checkTCPReady() {
+	if p.c.Ready.Kind != ProbeTCP || p.c.Ready.Notify || p.c.Reload.Handoff != HandoffSocket {
+		return
+	}
+	how := "reload.handoff is socket"
+	if !p.good("reload.handoff") {
+		how = "the built-in server gets reload.handoff: socket"
+	}
+	p.add(p.line("ready.tcp"), "ready.tcp", "%s, so hellomgr holds the port and a connect succeeds before the instance even serves; use http: PATH (a GET that must answer) or notify: true, or set reload.handoff: none", how)
 }
 
 // checkReady, once `ready`'s keys are read, keeps one probe of the two.

@@ -130,7 +130,7 @@ func TestFullConfig(t *testing.T) {
 		Command:  []string{"sh", "-c", "exec sleep 1000 # --port {port}"},
 		WorkDir:  dir,
 		Env:      []string{"DEBUG=true", "GREETING=hello", "WORKERS=4"},
-		Ready:    Ready{Kind: ProbeTCP, Timeout: 5 * time.Second, Interval: 100 * time.Millisecond},
+		Ready:    Ready{Kind: ProbeHTTP, Path: "/healthz", Timeout: 5 * time.Second, Interval: 100 * time.Millisecond},
 		Stop:     Stop{Signal: syscall.SIGINT, Timeout: 3 * time.Second},
 		Restart:  Restart{Backoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second, ResetAfter: 30 * time.Second, MaxTries: 0},
 		Reload:   Reload{MaxUnavailable: 2, Handoff: HandoffSocket},
