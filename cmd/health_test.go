@@ -161,3 +161,37 @@ exit 0
 		}
 	}
 }
+
+// Defect: replacements for liveness or memory had no backoff and no cap:
+// an app that leaks at every start was replaced every second for ever,
+// never failed, and on_failed never ran. Unhealthy replacements in a row
+// back off and give up after restart.max_tries, as crashes do.
+func TestAnInstanceUnhealthyAtEveryStartGivesUp(t *testing.T) {
+	e := newEnv(t, 2, "")
+	victim, other := e.ports[0], e.ports[1]
+	marker := filepath.Join(e.dir, "failed.env")
+	e.writeConfig(testChild("grow-memory", "GROW_PORT="+strconv.Itoa(victim), "GROW_MB=256", "GROW_ONCE=always") +
+		"reload:\n  handoff: socket\nready:\n  notify: true\n  timeout: 5s\nlimits:\n  memory: 128MiB\n" +
+		"restart:\n  backoff: 20ms\n  max_backoff: 100ms\n  max_tries: 3\n" +
+		fmt.Sprintf("hooks:\n  on_failed: [sh, -c, 'env | grep -E \"^(PORT|REASON)=\" | sort > %s']\n", marker))
+	e.mustRun("up", "-d")
+	otherPID := e.statuses()[other].PID
+	testnet.WaitFor(t, "the leaking port to give up", 30*time.Second, func() bool {
+		return e.statuses()[victim].State == "failed"
+	})
+	st := e.statuses()[victim]
+	if !strings.Contains(st.LastError, "gave up after 3 unhealthy replacements in a row (memory)") {
+		t.Errorf("port %d: last error %q, want the give-up", victim, st.LastError)
+	}
+	testnet.WaitFor(t, "on_failed to run", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(marker)
+		return strings.Contains(string(b), "PORT="+strconv.Itoa(victim)) && strings.Contains(string(b), "REASON=gave-up")
+	})
+	if o := e.statuses()[other]; o.PID != otherPID || o.State != "ready" {
+		t.Errorf("port %d: pid %d -> %d (%s); the healthy port was touched", other, otherPID, o.PID, o.State)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if st2 := e.statuses()[victim]; st2.State != "failed" || st2.PID != 0 {
+		t.Errorf("port %d after giving up: %s pid %d, want failed with no process", victim, st2.State, st2.PID)
+	}
+}

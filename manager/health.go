@@ -76,7 +76,17 @@ const rolloutRetry = 100 * time.Millisecond
 // is; its watch reports again after as many failures more.
 func (m *Manager) replaceUnhealthy(cfg *config.Config, s *slot, i *instance.Instance, reason string) {
 	before := i.Status()
+	delay, giveUp := m.unhealthyStreak(cfg, s, before)
+	if giveUp {
+		m.giveUpUnhealthy(cfg, s, i, reason)
+		return
+	}
 	m.runHook(cfg, s, hookRestart, hooks.Event{Port: s.port, PID: before.PID, State: before.State.String(), Reason: reason})
+	select {
+	case <-time.After(delay): // a backoff, as after crashes in a row
+	case <-m.life.Done():
+		return
+	}
 	progress := func(format string, args ...any) {
 		m.log.Info(fmt.Sprintf(format, args...), "port", s.port, "reason", reason)
 	}
@@ -130,4 +140,52 @@ func (m *Manager) isCurrent(s *slot, i *instance.Instance) bool {
 	var current bool
 	m.ports.do(func(t *portTable) { current = t.slots[s.port] == s && s.inst == i && !s.held })
 	return current
+}
+
+// unhealthyStreak counts one more unhealthy replacement of s's instance,
+// whose status is st, and says how long to wait before it (the restart
+// backoff, doubled for each replacement in a row), or that the port gives
+// up (restart.max_tries in a row), as for crashes. An instance that ran
+// restart.reset_after or longer starts a new streak.
+func (m *Manager) unhealthyStreak(cfg *config.Config, s *slot, st instance.Status) (delay time.Duration, giveUp bool) {
+	r := cfg.Restart
+	var n int
+	m.ports.do(func(*portTable) {
+		if !st.StartTime.IsZero() && time.Since(st.StartTime) >= r.ResetAfter {
+			s.unhealthy = 0
+		}
+		s.unhealthy++
+		n = s.unhealthy
+	})
+	if r.MaxTries > 0 && n >= r.MaxTries {
+		return 0, true
+	}
+	if n > 1 {
+		delay = r.Backoff << min(n-2, 30)
+		delay = min(delay, r.MaxBackoff)
+	}
+	return delay, false
+}
+
+// giveUpUnhealthy ends a port whose instances were unhealthy
+// restart.max_tries times in a row: its instance is stopped, the port
+// is failed (closed, as after crashes) until a start, restart or reload,
+// and hooks.on_failed is told.
+func (m *Manager) giveUpUnhealthy(cfg *config.Config, s *slot, i *instance.Instance, reason string) {
+	st := i.Status()
+	cause := fmt.Sprintf("gave up after %d unhealthy replacements in a row (%s): %s", cfg.Restart.MaxTries, reason, st.LastError)
+	m.log.Error("unhealthy again and again: the port is failed until it is started again", "port", s.port, "pid", st.PID, "reason", reason)
+	i.Stop(context.Background())
+	st = i.Status()
+	failed := instance.Resting(m.spec(cfg, s), m.log, instance.Rest{State: instance.Failed.String(), Restarts: st.Restarts, LastExitCode: st.LastExitCode, LastError: cause})
+	replaced := false
+	m.ports.do(func(t *portTable) {
+		if replaced = t.slots[s.port] == s && s.inst == i; replaced {
+			s.inst, s.unhealthy = failed, 0
+			s.closeListener()
+		}
+	})
+	if replaced {
+		m.runHook(cfg, s, hookFailed, hooks.Event{Port: s.port, State: instance.Failed.String(), Reason: "gave-up", LastExit: &st.LastExitCode})
+	}
 }

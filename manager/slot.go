@@ -20,11 +20,12 @@ type slot struct {
 	log   *logs.Log // outlives the port's processes
 	hooks portHooks // the port's hook queues (hooks.go)
 
-	inst     *instance.Instance
-	listener *os.File // the port's socket under handoff "socket", else nil
-	reloads  uint64
-	held     bool // stopped for maintenance: stays stopped across reloads
-	waiting  bool // handed over by an upgrade with no process to adopt, in backoff or gone: Resumed starts it
+	inst      *instance.Instance
+	listener  *os.File // the port's socket under handoff "socket", else nil
+	reloads   uint64
+	held      bool // stopped for maintenance: stays stopped across reloads
+	unhealthy int  // unhealthy replacements in a row (health.go)
+	waiting   bool // handed over by an upgrade with no process to adopt, in backoff or gone: Resumed starts it
 }
 
 // newSlot opens the port's log (every process on the port writes into a

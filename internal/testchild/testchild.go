@@ -125,7 +125,9 @@ var behaviours = map[string]func() int{
 			time.Sleep(50 * time.Millisecond)
 			notify.Send("READY=1")
 		}()
-		if os.Getenv("PORT") == os.Getenv("GROW_PORT") {
+		if os.Getenv("PORT") == os.Getenv("GROW_PORT") && os.Getenv("GROW_ONCE") == "always" {
+			go grow() // every process of the port: a leak no replacement cures
+		} else if os.Getenv("PORT") == os.Getenv("GROW_PORT") {
 			if f, err := os.OpenFile(os.Getenv("GROW_ONCE"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
 				f.Close()
 				go grow()
