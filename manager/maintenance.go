@@ -69,11 +69,15 @@ func (m *Manager) StartPorts(ctx context.Context, ports []int, progress control.
 }
 
 func (m *Manager) startPort(ctx context.Context, r *rollout, port int) error {
-	if st := m.instanceOn(port).Status(); st.PID != 0 {
+	prev := m.instanceOn(port)
+	if st := prev.Status(); st.PID != 0 {
 		m.setHeld([]int{port}, false)
 		r.progress("%d: already running (pid %d, %s)", port, st.PID, st.State)
 		return nil
 	}
+	// One in backoff would start a process of its own, beside its
+	// successor and out of the port's sight: end it first.
+	prev.Stop(ctx)
 	if err := m.matchHandoff(port, r.cfg); err != nil {
 		return err
 	}

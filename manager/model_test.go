@@ -1,0 +1,250 @@
+package manager
+
+// The manager's state machine, tested the way supervisors are tested with
+// QuickCheck or PropEr state-machine models: random sequences of events
+// (crashes before and after ready, exits, hangs, spawn failures, stop,
+// start and restart of ports, reloads with and without a canary and with
+// a failing new build, unhealthy reports, two operations at once) against
+// fake processes, with the invariants checked after every step. A failing
+// sequence prints its seed and the events; the same seed replays it:
+//
+//	HELLOMGR_MODEL_SEED=1234 go test -run TestGeneratedSequences ./manager/
+//
+// HELLOMGR_MODEL_RUNS sets how many sequences run (default 300 in
+// `make test`; the README's figure is a run of 10,000).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/control"
+	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/internal/bugs"
+	"github.com/hellomgr/hellomgr/internal/fakeproc"
+)
+
+func TestGeneratedSequences(t *testing.T) {
+	runs, seed := 300, uint64(time.Now().UnixNano())
+	if s := os.Getenv("HELLOMGR_MODEL_RUNS"); s != "" {
+		runs, _ = strconv.Atoi(s)
+	}
+	replay := os.Getenv("HELLOMGR_MODEL_SEED")
+	if replay != "" {
+		seed, _ = strconv.ParseUint(replay, 10, 64)
+		runs = 1
+	}
+	start := time.Now()
+	steps := 0
+	for n := range runs {
+		s := newSequence(t, seed+uint64(n))
+		steps += s.run()
+		if t.Failed() {
+			t.Fatalf("sequence with seed %d failed; replay: HELLOMGR_MODEL_SEED=%d go test -run TestGeneratedSequences ./manager/\nevents:\n  %s",
+				s.seed, s.seed, strings.Join(s.events, "\n  "))
+		}
+	}
+	t.Logf("%d sequences, %d steps, 0 invariant violations, in %s (seeds %d to %d)", runs, steps, time.Since(start).Round(time.Millisecond), seed, seed+uint64(runs)-1)
+}
+
+// sequence is one generated run: a manager of fake instances, what the
+// model expects of it, and the events so far.
+type sequence struct {
+	t      *testing.T
+	seed   uint64
+	rnd    *rand.Rand
+	r      *rig
+	held   map[int]bool // ports stopped for maintenance, as the model knows them
+	events []string
+	bugs   uint64 // bugs.Count() at the start
+	ver    int    // the config's version
+}
+
+// modelSwaps are the swaps a sequence runs under, with fast timings.
+var modelSwaps = []string{
+	"reload: {handoff: socket}\nready: {notify: true, timeout: 300ms}\n",
+	"reload: {handoff: none}\nready: {tcp: true, timeout: 300ms, interval: 5ms}\n",
+}
+
+func newSequence(t *testing.T, seed uint64) *sequence {
+	rnd := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	swap := modelSwaps[rnd.IntN(len(modelSwaps))]
+	swap += fmt.Sprintf("restart: {backoff: 10ms, max_backoff: 20ms, max_tries: %d, reset_after: 1s}\n", []int{0, 2, 3}[rnd.IntN(3)])
+	s := &sequence{t: t, seed: seed, rnd: rnd, held: map[int]bool{}, bugs: bugs.Count(), ver: 1}
+	s.r = newQuietRig(t, swap, 1+rnd.IntN(3))
+	return s
+}
+
+// newQuietRig is newRig with stop.timeout short enough for processes
+// that ignore the stop signal, and the manager's log discarded.
+func newQuietRig(t *testing.T, swap string, n int) *rig {
+	r := &rig{t: t, fake: fakeproc.New(), path: shortDir(t) + "/config.yaml", ports: freePorts(t, n), swap: swap, stop: "100ms"}
+	r.fake.Default(fakeproc.Plan{Ready: true})
+	r.write("v1")
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.m = New(cfg, Options{})
+	r.m.launch = r.fake.Launch
+	if err := r.m.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	r.m.StartAll(context.Background()) // a failed start is retried: part of the model
+	return r
+}
+
+// run draws 5 to 25 events, checks the invariants after each, then shuts
+// the manager down and checks that nothing runs. It returns the steps.
+func (s *sequence) run() int {
+	n := 5 + s.rnd.IntN(21)
+	for range n {
+		s.step()
+		if !s.check() {
+			break
+		}
+	}
+	s.shutdown()
+	return n
+}
+
+// step draws one event and carries it out.
+func (s *sequence) step() {
+	ev := events[s.rnd.IntN(len(events))]
+	port := s.r.ports[s.rnd.IntN(len(s.r.ports))]
+	s.events = append(s.events, ev.name+" "+strconv.Itoa(port))
+	ev.do(s, port)
+}
+
+type event struct {
+	name string
+	do   func(s *sequence, port int)
+}
+
+var events = []event{
+	{"crash", func(s *sequence, p int) { s.withProcess(p, func(f *fakeproc.Process) { f.Exit(1) }) }},
+	{"exit-0", func(s *sequence, p int) { s.withProcess(p, func(f *fakeproc.Process) { f.Exit(0) }) }},
+	{"kill-9", func(s *sequence, p int) { s.withProcess(p, (*fakeproc.Process).Kill) }},
+	{"next-never-ready", func(s *sequence, _ int) { s.r.fake.Queue(fakeproc.Plan{}) }},
+	{"next-exits-at-once", func(s *sequence, _ int) { s.r.fake.Queue(fakeproc.Plan{Exit: true, ExitCode: 3}) }},
+	{"next-crashes-after-ready", func(s *sequence, _ int) {
+		s.r.fake.Queue(fakeproc.Plan{Ready: true, Exit: true, ExitCode: 2, ExitAfter: 20 * time.Millisecond})
+	}},
+	{"next-ignores-stop", func(s *sequence, _ int) { s.r.fake.Queue(fakeproc.Plan{Ready: true, IgnoreStop: true}) }},
+	{"next-spawn-fails", func(s *sequence, _ int) {
+		s.r.fake.Queue(fakeproc.Plan{SpawnError: errors.New("fork/exec /bin/true: no such file or directory")})
+	}},
+	{"stop", func(s *sequence, p int) { s.op(s.stop, p) }},
+	{"start", func(s *sequence, p int) { s.op(s.start, p) }},
+	{"restart", func(s *sequence, p int) { s.op(s.restart, p) }},
+	{"reload", func(s *sequence, _ int) { s.op(s.reload, 0) }},
+	{"reload-canary", func(s *sequence, _ int) { s.op(s.reloadCanary, 0) }},
+	{"unhealthy", func(s *sequence, p int) { s.unhealthy(p) }},
+	{"two-at-once", func(s *sequence, p int) { s.twoAtOnce(p) }},
+}
+
+// withProcess runs fn on the fake process of port, if one runs.
+func (s *sequence) withProcess(port int, fn func(*fakeproc.Process)) {
+	if i := s.r.m.instanceOn(port); i != nil {
+		if f := s.r.fake.Process(i.Status().PID); f != nil {
+			fn(f)
+		}
+	}
+}
+
+// An operation returns its error; one refused because another holds the
+// turn changes nothing, which the model knows.
+type operation func(ctx context.Context, port int) error
+
+func (s *sequence) op(fn operation, port int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fn(ctx, port); err != nil {
+		s.events[len(s.events)-1] += " -> " + firstLine(err.Error())
+	}
+}
+
+func (s *sequence) stop(ctx context.Context, port int) error {
+	err := s.r.m.StopPorts(ctx, []int{port}, nil)
+	if err == nil {
+		s.markHeld(port, true)
+	}
+	return err
+}
+
+func (s *sequence) start(ctx context.Context, port int) error {
+	err := s.r.m.StartPorts(ctx, []int{port}, nil)
+	if !errors.Is(err, ErrBusy) {
+		s.markHeld(port, false) // started, or tried: a failed start leaves it failed, not held
+	}
+	return err
+}
+
+func (s *sequence) restart(ctx context.Context, port int) error {
+	err := s.r.m.Restart(ctx, []int{port}, nil)
+	if !errors.Is(err, ErrBusy) {
+		s.markHeld(port, false)
+	}
+	return err
+}
+
+func (s *sequence) reload(ctx context.Context, _ int) error {
+	s.nextVersion()
+	return s.r.m.Reload(ctx, nil)
+}
+
+func (s *sequence) reloadCanary(ctx context.Context, _ int) error {
+	s.nextVersion()
+	return s.r.m.ReloadWith(ctx, control.ReloadOptions{Canary: 1, Watch: 20 * time.Millisecond}, nil)
+}
+
+func (s *sequence) markHeld(port int, held bool) {
+	s.r.m.ports.do(func(*portTable) {}) // ordered after the operation's own writes
+	s.held[port] = held
+}
+
+func (s *sequence) nextVersion() {
+	s.ver++
+	s.r.write("v" + strconv.Itoa(s.ver))
+}
+
+// unhealthy reports port's instance unhealthy, as its liveness watch does.
+func (s *sequence) unhealthy(port int) {
+	i := s.r.m.instanceOn(port)
+	if i == nil || i.State() != instance.Ready || i.Spec().OnUnhealthy == nil {
+		return
+	}
+	i.Spec().OnUnhealthy(i, instance.ReasonLiveness)
+}
+
+// twoAtOnce runs two operations at the same time: one of them may be
+// refused, and the model follows whichever ran.
+func (s *sequence) twoAtOnce(port int) {
+	ops := []operation{s.stop, s.start, s.restart, s.reload}
+	a, b := ops[s.rnd.IntN(len(ops))], ops[s.rnd.IntN(len(ops))]
+	other := s.r.ports[s.rnd.IntN(len(s.r.ports))]
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wg.Go(func() { mu.Lock(); defer mu.Unlock(); s.op(a, port) })
+	wg.Go(func() { s.op(b, other) })
+	wg.Wait()
+	s.reconcileHeld()
+}
+
+// reconcileHeld reads the held marks after operations whose order the
+// model cannot know.
+func (s *sequence) reconcileHeld() {
+	s.r.m.ports.do(func(t *portTable) {
+		for port, sl := range t.slots {
+			s.held[port] = sl.held
+		}
+	})
+}
