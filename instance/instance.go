@@ -119,9 +119,12 @@ func (s Status) RestartCount() uint64 {
 	return n
 }
 
-// Instance is one supervised child. Its state is owned by a single
-// goroutine that runs while a process is wanted; everyone else asks it
-// through Start and Stop, and reads a published Status.
+// Instance is one supervised child. Its state changes only on its owner
+// goroutine (the runner), which runs while a process is wanted; everyone
+// else asks it through Start, Stop and Freeze, and reads a Status that
+// the owner publishes under mu. The watch of a ready process (liveness,
+// memory) records its last error there too, under mu, and only while
+// the process it watches is the current one.
 type Instance struct {
 	spec Spec
 	log  *slog.Logger

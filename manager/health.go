@@ -76,6 +76,9 @@ const rolloutRetry = 100 * time.Millisecond
 // is; its watch reports again after as many failures more.
 func (m *Manager) replaceUnhealthy(cfg *config.Config, s *slot, i *instance.Instance, reason string) {
 	before := i.Status()
+	if !m.isCurrent(s, i) {
+		return
+	}
 	delay, giveUp := m.unhealthyStreak(cfg, s, before)
 	if giveUp {
 		m.giveUpUnhealthy(cfg, s, i, reason)
@@ -180,7 +183,7 @@ func (m *Manager) giveUpUnhealthy(cfg *config.Config, s *slot, i *instance.Insta
 	failed := instance.Resting(m.spec(cfg, s), m.log, instance.Rest{State: instance.Failed.String(), Restarts: st.Restarts, LastExitCode: st.LastExitCode, LastError: cause})
 	replaced := false
 	m.ports.do(func(t *portTable) {
-		if replaced = t.slots[s.port] == s && s.inst == i; replaced {
+		if replaced = t.slots[s.port] == s && s.inst == i && !s.held; replaced {
 			s.inst, s.unhealthy = failed, 0
 			s.closeListener()
 		}

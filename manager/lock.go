@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// ErrAlreadyRunning is returned by Up when a manager holds the config's lock.
+// ErrAlreadyRunning is returned by Prepare when a manager holds the config's lock.
 var ErrAlreadyRunning = errors.New("already running")
 
 // pidLock is the pid file, held with flock for the manager's whole life.
@@ -21,24 +21,6 @@ var ErrAlreadyRunning = errors.New("already running")
 type pidLock struct{ f *os.File }
 
 func pidPath(stateDir string) string { return filepath.Join(stateDir, "hellomgr.pid") }
-
-// BackgroundLog is the file that the manager started by `up -d` writes
-// its output to, in the state folder.
-func BackgroundLog(stateDir string) string { return filepath.Join(stateDir, "hellomgr.log") }
-
-// OpenBackgroundLog creates the state folder if it is missing and opens
-// BackgroundLog for appending. It refuses a state folder or a file that
-// lockPID would refuse (see CheckPaths).
-func OpenBackgroundLog(stateDir string) (*os.File, error) {
-	if err := makeFolder(stateDir, stateFolder, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := openOwned(stateFolder, BackgroundLog(stateDir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open manager log: %w", err)
-	}
-	return f, nil
-}
 
 // lockPID takes the lock and writes our pid, or says who holds it. The
 // state folder must be a real folder only its owner (this user or root)

@@ -21,11 +21,8 @@ func (m *Manager) Restart(ctx context.Context, ports []int, progress control.Pro
 func (m *Manager) restart(ctx context.Context, what string, ports []int, progress control.Progress) error {
 	return m.maintain(ctx, what, ports, progress, func(ctx context.Context, r *rollout) error {
 		for batch := range slices.Chunk(ports, r.cfg.Reload.MaxUnavailable) {
-			m.setHeld(batch, false)
-			if err := m.takeOut(ctx, r, batch); err != nil {
-				return err
-			}
-			if err := m.replaceBatch(ctx, r, batch); err != nil {
+			m.setHeld(batch, false) // batch by batch: a halt leaves the rest as they were
+			if err := m.replaceAll(ctx, r, batch); err != nil {
 				return err
 			}
 		}
@@ -47,6 +44,7 @@ func (m *Manager) StopPorts(ctx context.Context, ports []int, progress control.P
 			i := m.instanceOn(port)
 			pid := i.Status().PID
 			i.Stop(ctx)
+			m.rest(port, i)
 			m.closeListener(port)
 			r.progress("%d: stopped (was pid %d); it stays stopped until hellomgr start %d", port, pid, port)
 		}
@@ -148,4 +146,21 @@ func (m *Manager) heldPorts() []int {
 	})
 	slices.Sort(held)
 	return held
+}
+
+// rest leaves port, whose instance i has just been stopped, in state
+// stopped: a failed instance is put to rest with its counts, as
+// `systemctl stop` makes a failed unit inactive.
+func (m *Manager) rest(port int, i *instance.Instance) {
+	if i.State() != instance.Failed {
+		return
+	}
+	r := i.Rest()
+	r.State = instance.Stopped.String()
+	stopped := instance.Resting(i.Spec(), m.log, r)
+	m.ports.do(func(t *portTable) {
+		if s := t.slots[port]; s != nil && s.inst == i {
+			s.inst = stopped
+		}
+	})
 }

@@ -2,6 +2,16 @@
 // them, answers the control socket, rolls out a new config port by port, and
 // stops everything on the way out. Upgrade replaces the manager's own
 // program while every instance runs on (upgrade.go says how).
+//
+// How its state is owned: each instance's life is its own goroutine's
+// (package instance); what the manager keeps is in small tables, each
+// guarded by one mutex that is never held across a wait: the ports
+// (portset.go: the running config, and each port's instance, socket and
+// marks), the rollout turn (turn.go: what holds it, a reload asked for
+// during an upgrade), the rollout counts (metrics.go), the canary watch
+// (canary.go). Everything that waits (starting, stopping, probing,
+// reloading nginx) runs outside every lock, in the goroutine of whoever
+// holds the turn; the turn, not a lock, is what keeps two rollouts apart.
 package manager
 
 import (
@@ -77,7 +87,8 @@ type Manager struct {
 	degraded   bool
 }
 
-// New returns a manager for cfg. Nothing starts until Up.
+// New returns a manager for cfg. Nothing is bound or started until
+// Prepare and StartAll (or Resume, for a program that takes over).
 func New(cfg *config.Config, opts Options) *Manager {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

@@ -25,70 +25,93 @@ func freePorts(t *testing.T, n int) []int {
 // documented are the states status may show.
 var documented = []string{"stopped", "starting", "ready", "stopping", "backoff", "failed"}
 
-// check waits for the manager to settle, then checks every invariant; it
-// reports whether they all held.
+// check waits for the manager to settle, then checks every invariant;
+// it reports whether they all held. A process launched at the instant
+// of the check is seen before its instance says so: what does not hold
+// is looked at again for a moment before it counts.
 func (s *sequence) check() bool {
 	s.t.Helper()
 	s.settle()
+	var problems []string
+	for range 20 {
+		if problems = s.violations(); len(problems) == 0 {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, p := range problems {
+		s.fail("%s", p)
+	}
+	return false
+}
+
+// violations lists the invariants that do not hold now.
+func (s *sequence) violations() []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	begun := time.Now()
 	rep := s.r.m.Report()
 	if d := time.Since(begun); d > 5*time.Second {
-		s.fail("status took %s", d)
+		add("status took %s", d)
 	}
 	if n := bugs.Count() - s.bugs; n > 0 {
-		s.fail("%d internal errors (a panic or a transition the table lacks)", n)
+		add("%d internal errors (a panic or a transition the table lacks)", n)
 	}
 	seen := map[int]bool{}
 	for _, row := range rep.Instances {
-		s.checkRow(row.Port, row.State, row.PID, seen)
+		if msg := s.checkRow(row.Port, row.State, row.PID, seen); msg != "" {
+			add("%s", msg)
+		}
 	}
 	for _, port := range s.r.ports {
 		if !seen[port] {
-			s.fail("port %d is not in status", port)
+			add("port %d is not in status", port)
 		}
 	}
-	s.checkProcesses(rep.Instances)
-	return !s.t.Failed()
+	return append(out, s.checkProcesses(rep.Instances)...)
 }
 
-func (s *sequence) checkRow(port int, state string, pid int, seen map[int]bool) {
+func (s *sequence) checkRow(port int, state string, pid int, seen map[int]bool) string {
+	defer func() { seen[port] = true }()
 	switch {
 	case seen[port]:
-		s.fail("port %d is in status twice", port)
+		return fmt.Sprintf("port %d is in status twice", port)
 	case !slices.Contains(s.r.ports, port):
-		s.fail("port %d is in status but not in the config", port)
+		return fmt.Sprintf("port %d is in status but not in the config", port)
 	case !slices.Contains(documented, state):
-		s.fail("port %d is in state %q", port, state)
+		return fmt.Sprintf("port %d is in state %q", port, state)
 	case (state == "ready" || state == "stopping") && pid == 0:
-		s.fail("port %d is %s with no process", port, state)
+		return fmt.Sprintf("port %d is %s with no process", port, state)
 	case (state == "stopped" || state == "failed" || state == "backoff") && pid != 0:
-		s.fail("port %d is %s with pid %d", port, state, pid)
+		return fmt.Sprintf("port %d is %s with pid %d", port, state, pid)
 	case s.held[port] && state != "stopped":
-		s.fail("port %d was stopped for maintenance and is %s", port, state)
+		return fmt.Sprintf("port %d was stopped for maintenance and is %s", port, state)
 	}
-	seen[port] = true
 	if pid == 0 {
-		return
+		return ""
 	}
 	if f := s.r.fake.Process(pid); f == nil {
-		s.fail("port %d: pid %d is no process of ours", port, pid)
+		return fmt.Sprintf("port %d: pid %d is no process of ours", port, pid)
 	} else if done(f.Done()) && state == "ready" {
-		s.fail("port %d is ready, but its pid %d has exited", port, pid)
+		return fmt.Sprintf("port %d is ready, but its pid %d has exited", port, pid)
 	}
+	return ""
 }
 
 // checkProcesses: every process still running is one status shows.
-func (s *sequence) checkProcesses(rows []control.InstanceStatus) {
+func (s *sequence) checkProcesses(rows []control.InstanceStatus) []string {
+	var out []string
 	shown := map[int]bool{}
 	for _, row := range rows {
 		shown[row.PID] = true
 	}
 	for _, pid := range s.r.fake.Started() {
 		if f := s.r.fake.Process(pid); !done(f.Done()) && !shown[pid] {
-			s.fail("pid %d of port %d runs, but no port shows it (leaked; stop signalled: %v); status: %s",
-				pid, f.Spec().Port, slices.Contains(s.r.fake.Stopped(), pid), rowsText(rows))
+			out = append(out, fmt.Sprintf("pid %d of port %d runs, but no port shows it (leaked; stop signalled: %v); status: %s",
+				pid, f.Spec().Port, slices.Contains(s.r.fake.Stopped(), pid), rowsText(rows)))
 		}
 	}
+	return out
 }
 
 // settle waits until no rollout holds the turn, no instance is starting

@@ -11,12 +11,14 @@ package manager
 //	HELLOMGR_MODEL_SEED=1234 go test -run TestGeneratedSequences ./manager/
 //
 // HELLOMGR_MODEL_RUNS sets how many sequences run (default 300 in
-// `make test`; the README's figure is a run of 10,000).
+// `make test`; the README's figure is a run of 10,000), and
+// HELLOMGR_MODEL_LOG=1 shows the manager's own log.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -70,8 +72,8 @@ type sequence struct {
 
 // modelSwaps are the swaps a sequence runs under, with fast timings.
 var modelSwaps = []string{
-	"reload: {handoff: socket}\nready: {notify: true, timeout: 300ms}\n",
-	"reload: {handoff: none}\nready: {tcp: true, timeout: 300ms, interval: 5ms}\n",
+	"reload: {handoff: socket}\nready: {notify: true, timeout: 100ms}\n",
+	"reload: {handoff: none}\nready: {tcp: true, timeout: 100ms, interval: 5ms}\n",
 }
 
 func newSequence(t *testing.T, seed uint64) *sequence {
@@ -86,14 +88,18 @@ func newSequence(t *testing.T, seed uint64) *sequence {
 // newQuietRig is newRig with stop.timeout short enough for processes
 // that ignore the stop signal, and the manager's log discarded.
 func newQuietRig(t *testing.T, swap string, n int) *rig {
-	r := &rig{t: t, fake: fakeproc.New(), path: shortDir(t) + "/config.yaml", ports: freePorts(t, n), swap: swap, stop: "100ms"}
+	r := &rig{t: t, fake: fakeproc.New(), path: shortDir(t) + "/config.yaml", ports: freePorts(t, n), swap: swap, stop: "50ms"}
 	r.fake.Default(fakeproc.Plan{Ready: true})
 	r.write("v1")
 	cfg, err := config.Load(r.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.m = New(cfg, Options{})
+	opts := Options{}
+	if os.Getenv("HELLOMGR_MODEL_LOG") != "" { // the manager's own log, to follow a replay
+		opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	r.m = New(cfg, opts)
 	r.m.launch = r.fake.Launch
 	if err := r.m.Prepare(); err != nil {
 		t.Fatal(err)
@@ -223,19 +229,33 @@ func (s *sequence) unhealthy(port int) {
 		return
 	}
 	i.Spec().OnUnhealthy(i, instance.ReasonLiveness)
+	// The replacement runs on a goroutine of its own: wait for it to
+	// take the port over (or to fail, which leaves i), as settle cannot
+	// see a replacement that has not taken the rollout turn yet.
+	for deadline := time.Now().Add(2 * time.Second); s.r.m.instanceOn(port) == i && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // twoAtOnce runs two operations at the same time: one of them may be
 // refused, and the model follows whichever ran.
 func (s *sequence) twoAtOnce(port int) {
 	ops := []operation{s.stop, s.start, s.restart, s.reload}
-	a, b := ops[s.rnd.IntN(len(ops))], ops[s.rnd.IntN(len(ops))]
 	other := s.r.ports[s.rnd.IntN(len(s.r.ports))]
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wg.Go(func() { mu.Lock(); defer mu.Unlock(); s.op(a, port) })
-	wg.Go(func() { s.op(b, other) })
+	names := []string{"stop", "start", "restart", "reload"}
+	ia, ib := s.rnd.IntN(len(ops)), s.rnd.IntN(len(ops))
+	a, b := ops[ia], ops[ib]
+	s.events[len(s.events)-1] += fmt.Sprintf(" (%s %d, %s %d)", names[ia], port, names[ib], other)
+	var errs [2]error
+	wg.Go(func() { errs[0] = a(context.Background(), port) })
+	wg.Go(func() { errs[1] = b(context.Background(), other) })
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			s.events[len(s.events)-1] += " -> " + firstLine(err.Error())
+		}
+	}
 	s.reconcileHeld()
 }
 

@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
@@ -49,4 +50,28 @@ func takenPorts(host string, ports []int) []error {
 		}
 	}
 	return taken
+}
+
+// Plan is what a reload will do, worked out before anything is touched.
+type Plan struct {
+	Added, Removed, Replaced []int
+}
+
+// PlanPorts says which ports a reload from running to wanted adds,
+// removes and replaces.
+func PlanPorts(running, wanted []int) Plan {
+	var p Plan
+	for _, port := range wanted {
+		if slices.Contains(running, port) {
+			p.Replaced = append(p.Replaced, port)
+		} else {
+			p.Added = append(p.Added, port)
+		}
+	}
+	for _, port := range running {
+		if !slices.Contains(wanted, port) {
+			p.Removed = append(p.Removed, port)
+		}
+	}
+	return p
 }

@@ -16,30 +16,6 @@ import (
 	"github.com/hellomgr/hellomgr/proc"
 )
 
-// Plan is what a reload will do, worked out before anything is touched.
-type Plan struct {
-	Added, Removed, Replaced []int
-}
-
-// PlanPorts says which ports a reload from running to wanted adds,
-// removes and replaces.
-func PlanPorts(running, wanted []int) Plan {
-	var p Plan
-	for _, port := range wanted {
-		if slices.Contains(running, port) {
-			p.Replaced = append(p.Replaced, port)
-		} else {
-			p.Added = append(p.Added, port)
-		}
-	}
-	for _, port := range running {
-		if !slices.Contains(wanted, port) {
-			p.Removed = append(p.Removed, port)
-		}
-	}
-	return p
-}
-
 // Reload re-reads the config file and rolls it out: it validates the whole
 // file first (an invalid file changes nothing), checks that added ports are
 // free, starts the added ports, replaces the others max_unavailable at a
@@ -137,7 +113,7 @@ func (m *Manager) roll(ctx context.Context, r *rollout, p Plan) error {
 	if err := m.addPorts(ctx, r.cfg, p.Added, r.progress); err != nil {
 		return err
 	}
-	canaries, rest := p.Replaced[:min(r.opts.Canary, len(p.Replaced))], p.Replaced[min(r.opts.Canary, len(p.Replaced)):]
+	canaries, rest := pickCanaries(p.Replaced, m.heldPorts(), r.opts.Canary)
 	if err := m.replaceAll(ctx, r, canaries); err != nil {
 		return err
 	}
@@ -359,4 +335,18 @@ func (m *Manager) removePorts(ctx context.Context, ports []int, progress control
 		s.close()
 		progress("%d: removed, pid %d stopped", port, pid)
 	}
+}
+
+// pickCanaries takes the first n ports of replaced that are not held (a
+// port stopped for maintenance stays stopped, so it could show nothing),
+// and returns them and the other ports, in order.
+func pickCanaries(replaced, held []int, n int) (canaries, rest []int) {
+	for _, port := range replaced {
+		if len(canaries) < n && !slices.Contains(held, port) {
+			canaries = append(canaries, port)
+		} else {
+			rest = append(rest, port)
+		}
+	}
+	return canaries, rest
 }

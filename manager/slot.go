@@ -129,7 +129,7 @@ func (s *slot) closeListener() {
 	}
 }
 
-func (m *Manager) slot(port int) (*slot, bool) {
+func (m *Manager) slotOf(port int) (*slot, bool) {
 	var s *slot
 	m.ports.do(func(t *portTable) { s = t.slots[port] })
 	return s, s != nil
@@ -139,7 +139,7 @@ func (m *Manager) slot(port int) (*slot, bool) {
 // its log could not take them (a full disk, a removed folder, a journal
 // that refused them), and whether port is one the manager runs.
 func (m *Manager) LogDropped(port int) (uint64, bool) {
-	s, ok := m.slot(port)
+	s, ok := m.slotOf(port)
 	if !ok {
 		return 0, false
 	}
