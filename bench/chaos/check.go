@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +94,7 @@ func (r *run) checkStatus(m *manager, w *window) {
 		}
 		waiting := notReady(m, st)
 		if waiting == "" || r.ctx.Err() != nil {
+			r.repair(m, w, st)
 			return
 		}
 		if time.Now().After(deadline) {
@@ -100,6 +102,22 @@ func (r *run) checkStatus(m *manager, w *window) {
 			return
 		}
 		sleep(r.ctx, 100*time.Millisecond)
+	}
+}
+
+// repair starts again, as an operator would, a port that gave up after
+// restart.max_tries kills in a row, so that the run goes on with every
+// port: `hellomgr restart PORT` must bring it back.
+func (r *run) repair(m *manager, w *window, st control.Report) {
+	for _, i := range st.Instances {
+		if i.State != "failed" || m.stopped[i.Port] {
+			continue
+		}
+		r.gaveUp++
+		r.logf("  %s: port %d failed (%s); hellomgr restart %d", m.name, i.Port, i.LastError, i.Port)
+		if out, err := m.hellomgr(r.ctx, 3*time.Minute, "restart", strconv.Itoa(i.Port)); err != nil {
+			r.violation(w, "%s: restart of failed port %d: %v: %s", m.name, i.Port, err, firstLines(out, 3))
+		}
 	}
 }
 
@@ -128,11 +146,12 @@ func (r *run) badStates(m *manager, st control.Report) string {
 	return strings.Join(bad, "; ")
 }
 
-// notReady lists the serving ports that are not ready, "" when all are.
+// notReady lists the serving ports that are neither ready nor failed
+// (gave up: restart.max_tries kills in a row), "" when none is.
 func notReady(m *manager, st control.Report) string {
 	var waiting []string
 	for _, i := range st.Instances {
-		if !m.stopped[i.Port] && i.State != "ready" {
+		if !m.stopped[i.Port] && i.State != "ready" && i.State != "failed" {
 			waiting = append(waiting, fmt.Sprintf("%d %s%s", i.Port, i.State, lastError(i)))
 		}
 	}

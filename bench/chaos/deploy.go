@@ -62,7 +62,8 @@ env:
 restart:
   backoff: 50ms
   max_backoff: 1s
-  max_tries: 0
+  reset_after: 20s
+  max_tries: 3
 logs:
   dir: %s
   max_size: 1MB

@@ -185,14 +185,14 @@ func killHookChild(r *run, m *manager, w *window) bool {
 }
 
 // waitReplaced waits until status shows port ready with another pid
-// than old, for at most 30 s.
+// than old (or failed: it gave up), for at most 30 s.
 func (r *run) waitReplaced(m *manager, port, old int) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && r.ctx.Err() == nil {
 		st, _, err := m.status(r.ctx, 10*time.Second)
 		if err == nil {
 			for _, i := range st.Instances {
-				if i.Port == port && i.State == "ready" && i.PID != old {
+				if i.Port == port && (i.State == "ready" && i.PID != old || i.State == "failed") {
 					return
 				}
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ type lineCount struct {
 	lost      int // missing from the files, outside every disk-full window
 	inFull    int // missing, in a disk-full window: the manager's dropped counter must count them
 	repeated  int
+	gaps      []string // the gaps outside the windows, for the detail file
 }
 
 // numbered is one line found: its number and when it was written.
@@ -44,7 +46,7 @@ func countLines(dir string, full []window) (lineCount, error) {
 		}
 	}
 	var c lineCount
-	for _, lines := range byPID {
+	for pid, lines := range byPID {
 		c.processes++
 		slices.SortFunc(lines, func(a, b numbered) int { return a.n - b.n })
 		prev := numbered{n: 0, at: lines[0].at.Add(-time.Duration(lines[0].n) * 25 * time.Millisecond)}
@@ -59,6 +61,8 @@ func countLines(dir string, full []window) (lineCount, error) {
 					c.inFull += missing
 				} else {
 					c.lost += missing
+					c.gaps = append(c.gaps, fmt.Sprintf("%s %s lines lost: pid %d, %d to %d (%d lines)",
+						prev.at.Format("15:04:05.000"), l.at.Format("15:04:05.000"), pid, prev.n+1, l.n-1, missing))
 				}
 			}
 			c.seen++

@@ -40,6 +40,7 @@ type result struct {
 	LinesSeen       int            `json:"log_lines_seen"`
 	DiskFullWindows int            `json:"disk_full_windows"`
 	FailedByFault   map[string]int `json:"failed_requests_by_fault"`
+	GaveUp          int            `json:"ports_failed_after_max_tries"`
 
 	deathList, violationList, panicList, leftList, downErrs, failedCmds []string
 	samples                                                             []string
@@ -51,8 +52,9 @@ func (r *run) result(sent int64, failures []failure, left, downErrs []string, li
 		Deaths: len(r.deaths), Panics: len(r.panics), Violations: len(r.violations) + len(downErrs),
 		StatusMaxMs: float64(r.statusMax.Microseconds()) / 1000, Leftovers: len(left),
 		LinesLost: lines.lost, LinesInFull: lines.inFull, LinesDropped: r.dropped, LinesSeen: lines.seen,
-		DiskFullWindows: fullWindows, FailedByFault: map[string]int{},
+		DiskFullWindows: fullWindows, FailedByFault: map[string]int{}, GaveUp: r.gaveUp,
 		violationList: r.violations, panicList: r.panics, leftList: left, downErrs: downErrs}
+	res.LinesLost = res.linesLost(r.o.tornado)
 	for _, d := range r.deaths {
 		res.deathList = append(res.deathList, fmt.Sprintf("%s after step %d (%s), %d panics in its log", d.target, d.step, d.after, len(d.panics)))
 	}
@@ -130,12 +132,12 @@ func notMet(n int) string {
 }
 
 func (res *result) print(w io.Writer, r *run) {
-	res.LinesLost = res.linesLost(r.o.tornado)
 	fmt.Fprintf(w, "\n## chaos: %d faults in %.0f s, seed %d, %d requests, load average %s\n\n", res.Steps, res.Seconds, res.Seed, res.Requests, benchkit.LoadAverage())
 	fmt.Fprintf(w, "manager deaths: %d, panics in the manager log: %d%s\n", res.Deaths, res.Panics, notMet(res.Deaths+res.Panics))
 	fmt.Fprintf(w, "invariant violations: %d (status answered within %.0f ms at most; bound %s)%s\n", res.Violations, res.StatusMaxMs, statusLimit, notMet(res.Violations))
 	fmt.Fprintf(w, "requests failed during swaps that promise 0: %d (and %d outside any fault; %d in faults that may cost requests)%s\n",
 		res.FailedPromise0, res.FailedOutside, res.FailedCostly, notMet(res.FailedPromise0+res.FailedOutside))
+	fmt.Fprintf(w, "ports that gave up after restart.max_tries kills (then restarted by the run): %d\n", r.gaveUp)
 	fmt.Fprintf(w, "processes left after down: %d%s\n", res.Leftovers, notMet(res.Leftovers))
 	fmt.Fprintf(w, "log lines lost: %d of %d seen (disk full %d times: %d missing then, %d counted dropped by the manager)%s\n",
 		res.LinesLost, res.LinesSeen, res.DiskFullWindows, res.LinesInFull, res.LinesDropped, notMet(res.LinesLost))
@@ -176,8 +178,11 @@ func (res *result) writeJSON(path string) error {
 
 // writeDetail writes every fault window and every failed request, in time
 // order, with the fault each failure was put down to.
-func (r *run) writeDetail(path string, failures []failure) error {
+func (r *run) writeDetail(path string, failures []failure, gaps []string) error {
 	var b strings.Builder
+	for _, g := range gaps {
+		b.WriteString(g + "\n")
+	}
 	for _, w := range r.windows {
 		fmt.Fprintf(&b, "%s %s fault #%d %s on %s %s costly=%v%s\n", w.began.Format("15:04:05.000"), w.ended.Format("15:04:05.000"),
 			w.step, w.kind, w.target, w.detail, w.costly, failed(w))

@@ -31,6 +31,7 @@ type run struct {
 	panics     []string
 	panicsSeen map[string]bool
 	statusMax  time.Duration
+	gaveUp     int    // ports found failed (restart.max_tries), then restarted
 	dropped    uint64 // lines the Tornado manager counted as dropped in disk-full windows
 	sessions   map[int]bool
 	cgroups    map[string]bool
@@ -198,7 +199,7 @@ func (r *run) finish(sent int64, failures []failure) (*result, error) {
 		}
 	}
 	if r.o.detail != "" {
-		if err := r.writeDetail(r.o.detail, failures); err != nil {
+		if err := r.writeDetail(r.o.detail, failures, lines.gaps); err != nil {
 			return res, err
 		}
 	}
