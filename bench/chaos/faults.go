@@ -32,6 +32,7 @@ type fault struct {
 // faults is the catalog the seeded source draws from.
 var faults = []fault{
 	{"kill -9 instance", 4, killInstance},
+	{"kill -9 instance, 3 times in a row", 2, killInstanceAgain},
 	{"kill -9 hook child", 3, killHookChild},
 	{"SIGSTOP/SIGCONT instance", 3, freezeInstance},
 	{"reload", 4, command("reload")},
@@ -153,6 +154,27 @@ func killInstance(r *run, m *manager, w *window) bool {
 	w.costly, w.detail = true, fmt.Sprintf("%d (pid %d)", port, pid)
 	syscall.Kill(pid, syscall.SIGKILL)
 	r.waitReplaced(m, port, pid)
+	return true
+}
+
+// killInstanceAgain kills one instance three times in a row, each time
+// once it is ready again: an app that crashes after it became ready, as
+// many times as restart.max_tries (3 in the run's configs) allows.
+func killInstanceAgain(r *run, m *manager, w *window) bool {
+	port := r.servingPort(m)
+	if port == 0 {
+		return false
+	}
+	w.costly, w.detail = true, strconv.Itoa(port)
+	for range 3 {
+		pid := m.pidOf(r.ctx, port)
+		if pid == 0 || !m.alive() {
+			break
+		}
+		w.detail += fmt.Sprintf(" (pid %d)", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+		r.waitReplaced(m, port, pid)
+	}
 	return true
 }
 

@@ -89,18 +89,18 @@ func (r *run) result(sent int64, failures []failure, left, downErrs []string, li
 	return res
 }
 
-// blame finds the fault a failed request is put down to: a costly one on
-// its target whose window, widened by costGrace, it meets, before any
-// other; else a fault that promises 0 whose window (widened by a second)
-// it meets; else none.
+// blame finds the fault a failed request is put down to: the latest
+// costly one on its target whose window, widened by costGrace, it meets,
+// before any other; else the earliest fault that promises 0 whose window
+// (widened by a second) it meets; else none.
 func (r *run) blame(f failure) (*window, bool) {
 	var zero *window
-	for i := range r.windows {
+	for i := len(r.windows) - 1; i >= 0; i-- { // the latest costly fault first
 		w := &r.windows[i]
 		if w.costly && w.target == f.target && !f.ended.Before(w.began.Add(-100*time.Millisecond)) && !f.began.After(w.ended.Add(costGrace)) {
 			return w, true
 		}
-		if zero == nil && (w.target == f.target || w.kind == "disk full for the logs") && !f.ended.Before(w.began.Add(-time.Second)) && !f.began.After(w.ended.Add(time.Second)) {
+		if (w.target == f.target || w.kind == "disk full for the logs") && !f.ended.Before(w.began.Add(-time.Second)) && !f.began.After(w.ended.Add(time.Second)) {
 			zero = w
 		}
 	}

@@ -202,6 +202,10 @@ func (r *run) finish(sent int64, failures []failure) (*result, error) {
 		if err := r.writeDetail(r.o.detail, failures, lines.gaps); err != nil {
 			return res, err
 		}
+		for _, m := range r.ms { // nginx's view of the upstream servers
+			b, _ := os.ReadFile(filepath.Join(m.nginx.Prefix, "error.log"))
+			os.WriteFile(r.o.detail+".nginx-"+m.name+".log", b, 0o644)
+		}
 	}
 	return res, nil
 }
