@@ -31,8 +31,14 @@ type death struct {
 
 // violation records one broken invariant, tied to the fault after which
 // it was seen.
+// The same violation seen again after later faults (a port that stays
+// missing) counts once.
 func (r *run) violation(w *window, format string, args ...any) {
-	msg := fmt.Sprintf("step %d (%s on %s): %s", w.step, w.kind, w.target, fmt.Sprintf(format, args...))
+	what := fmt.Sprintf(format, args...)
+	if r.violationSeen[what]++; r.violationSeen[what] > 1 {
+		return
+	}
+	msg := fmt.Sprintf("step %d (%s on %s): %s", w.step, w.kind, w.target, what)
 	r.violations = append(r.violations, msg)
 	r.logf("  VIOLATION %s", msg)
 }

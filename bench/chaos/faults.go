@@ -210,7 +210,7 @@ func killHookChild(r *run, m *manager, w *window) bool {
 // than old (or failed: it gave up), for at most 30 s.
 func (r *run) waitReplaced(m *manager, port, old int) {
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && r.ctx.Err() == nil {
+	for time.Now().Before(deadline) && r.ctx.Err() == nil && m.alive() {
 		st, _, err := m.status(r.ctx, 10*time.Second)
 		if err == nil {
 			for _, i := range st.Instances {

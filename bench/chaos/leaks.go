@@ -85,7 +85,7 @@ func (r *run) tied(p procInfo) string {
 	switch {
 	case p.hasEnv(tokenVar + "=" + r.token):
 		return "the run's environment"
-	case r.sessions[p.sid]:
+	case r.inSession(p):
 		return fmt.Sprintf("the session of instance pid %d", p.sid)
 	}
 	for cg := range r.cgroups {
@@ -132,14 +132,34 @@ func (r *run) learn(pid int) {
 	if !ok {
 		return
 	}
-	if p.sid == pid {
-		r.sessions[p.sid] = true
+	if st, ok := benchkit.Find(pid); ok && p.sid == pid {
+		if _, seen := r.sessions[pid]; !seen {
+			r.sessions[pid] = st.Start
+		}
 	}
 	for _, part := range strings.Split(p.cgroup, "/") {
 		if strings.HasPrefix(part, "hellomgr-") {
 			r.cgroups[part] = true
 		}
 	}
+}
+
+// inSession reports whether p is in the session an instance the run saw
+// led, and not in a later session of the same number: a pid is reused,
+// and another program's process may lead a session of that number since.
+func (r *run) inSession(p procInfo) bool {
+	began, ok := r.sessions[p.sid]
+	if !ok {
+		return false
+	}
+	self, ok := benchkit.Find(p.pid)
+	if !ok || self.Start.Before(began) {
+		return false
+	}
+	if leader, ok := benchkit.Find(p.sid); ok && !leader.Start.Equal(began) {
+		return self.Start.Before(leader.Start) // from before the new session began
+	}
+	return true
 }
 
 // hookChildren lists the children of the hooks the manager runs now:

@@ -26,15 +26,16 @@ type run struct {
 	began   time.Time
 	windows []window
 
-	deaths     []death
-	violations []string
-	panics     []string
-	panicsSeen map[string]bool
-	statusMax  time.Duration
-	gaveUp     int    // ports found failed (restart.max_tries), then restarted
-	dropped    uint64 // lines the Tornado manager counted as dropped in disk-full windows
-	sessions   map[int]bool
-	cgroups    map[string]bool
+	deaths        []death
+	violations    []string
+	violationSeen map[string]int
+	panics        []string
+	panicsSeen    map[string]bool
+	statusMax     time.Duration
+	gaveUp        int               // ports found failed (restart.max_tries), then restarted
+	dropped       uint64            // lines the Tornado manager counted as dropped in disk-full windows
+	sessions      map[int]time.Time // instance pids that led a session, and when they started
+	cgroups       map[string]bool
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -60,7 +61,7 @@ func chaos(ctx context.Context, o options) (res *result, err error) {
 	}
 	r := &run{ctx: ctx, o: o, rng: rand.New(rand.NewPCG(o.seed, 0x636861)), began: time.Now(),
 		token:      strconv.FormatUint(o.seed, 36) + "-" + strconv.Itoa(os.Getpid()),
-		panicsSeen: map[string]bool{}, sessions: map[int]bool{}, cgroups: map[string]bool{}}
+		panicsSeen: map[string]bool{}, violationSeen: map[string]int{}, sessions: map[int]time.Time{}, cgroups: map[string]bool{}}
 	fmt.Printf("chaos: seed %d (replay: go -C bench run ./chaos -seed %d -duration %s)\n", o.seed, o.seed, o.duration)
 	if r.root, err = benchkit.ModuleRoot(); err != nil {
 		return nil, err
