@@ -53,9 +53,10 @@ func (m *manager) writeConfig(root string) error {
 	for _, p := range m.ports {
 		ports = append(ports, strconv.Itoa(p))
 	}
-	// A hook that is slow (1-4 s, against a timeout of 2 s) and leaves a
-	// child of its own, as a curl to a webhook sent to the background does.
-	hook := `sleep 20 & sleep $(( $$ % 4 + 1 )); echo "hook $PORT $REASON"`
+	// A hook that leaves a child of its own, as a curl to a webhook sent to
+	// the background does (issue 20's `sleep 300 &`), and is slow: half of
+	// them (by pid) take 1 s, the others 4 s, past hooks.timeout.
+	hook := `sleep 300 & sleep $(( $$ % 2 * 3 + 1 )); echo "hook $PORT $REASON"`
 	text := fmt.Sprintf(`ports: [%s]
 env:
   CHAOS_GEN: "%d"
