@@ -49,6 +49,9 @@ func (r *run) violation(w *window, format string, args ...any) {
 // documented state, a port stopped for maintenance still stopped, and
 // every other port ready again within settleLimit.
 func (r *run) check(w *window) {
+	if r.ctx.Err() != nil {
+		return // Ctrl-C: what follows is the run's own ending
+	}
 	for _, m := range r.ms {
 		if !m.alive() {
 			r.died(m, w)

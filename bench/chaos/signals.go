@@ -60,7 +60,10 @@ func termThenUp(r *run, m *manager, w *window) bool {
 // SIGTERM, then starts it again. A manager that did not stop is a
 // violation; it is stopped with `down`, then SIGKILL.
 func (r *run) restartAfterTerm(m *manager, w *window) {
-	if !m.proc.WaitGone(time.Minute) {
+	if !r.waitGone(m, time.Minute) {
+		if r.ctx.Err() != nil {
+			return // the run is ending: its cleanup stops the manager
+		}
 		r.violation(w, "%s: manager (pid %d) still running a minute after SIGTERM", m.name, m.proc.PID)
 		m.hellomgr(r.ctx, time.Minute, "down")
 		m.proc.Stop(syscall.SIGTERM, 10*time.Second)
@@ -106,4 +109,17 @@ func sigName(s syscall.Signal) string {
 		return "SIGTERM"
 	}
 	return s.String()
+}
+
+// waitGone waits up to limit for the manager to exit, or for the run to
+// end (Ctrl-C); it reports whether the manager exited.
+func (r *run) waitGone(m *manager, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for m.proc.Alive() {
+		if time.Now().After(deadline) || r.ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
