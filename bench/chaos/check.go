@@ -75,6 +75,11 @@ func (r *run) died(m *manager, w *window) {
 	if err := m.up(r.ctx); err != nil {
 		r.violation(w, "%s: manager cannot start again after its death: %v", m.name, err)
 	}
+	// What fails from the fault until the manager is back (and nginx's
+	// fail_timeout after) is the death's: counted as such, not as the
+	// fault's.
+	r.deathWindows = append(r.deathWindows, window{step: w.step, kind: "manager death", target: m.name,
+		began: w.began, ended: time.Now(), costly: true})
 }
 
 // checkStatus checks one live manager's report, then waits for its

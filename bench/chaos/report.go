@@ -89,11 +89,18 @@ func (r *run) result(sent int64, failures []failure, left, downErrs []string, li
 	return res
 }
 
-// blame finds the fault a failed request is put down to: the latest
+// blame finds the fault a failed request is put down to: a manager's
+// death on its target (from the fault after which it was found dead to
+// costGrace after its restart); else the latest
 // costly one on its target whose window, widened by costGrace, it meets,
 // before any other; else the earliest fault that promises 0 whose window
 // (widened by a second) it meets; else none.
 func (r *run) blame(f failure) (*window, bool) {
+	for i := range r.deathWindows {
+		if w := &r.deathWindows[i]; w.target == f.target && meets(f.began, f.ended, []window{{began: w.began, ended: w.ended.Add(costGrace)}}) {
+			return w, true
+		}
+	}
 	var zero *window
 	for i := len(r.windows) - 1; i >= 0; i-- { // the latest costly fault first
 		w := &r.windows[i]

@@ -27,6 +27,7 @@ type run struct {
 	windows []window
 
 	deaths        []death
+	deathWindows  []window // from the fault after which a manager was found dead to its restart
 	violations    []string
 	violationSeen map[string]int
 	panics        []string
