@@ -74,8 +74,8 @@ func TestChaosRunLeavesTheServiceWhole(t *testing.T) {
 	}
 	f := got.Figures
 	// The run must have done something, or its zeros mean nothing.
-	if f.Faults < 10 || f.Requests < 1000 || f.LinesSeen < 500 {
-		t.Fatalf("the run did too little: %d faults, %d requests, %d numbered log lines; want at least 10, 1000, 500", f.Faults, f.Requests, f.LinesSeen)
+	if f.Faults < 5 || f.Requests < 1000 || f.LinesSeen < 500 {
+		t.Fatalf("the run did too little: %d faults, %d requests, %d numbered log lines; want at least 5, 1000, 500", f.Faults, f.Requests, f.LinesSeen)
 	}
 	for _, c := range []struct {
 		what string
