@@ -28,7 +28,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +35,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 type options struct {
@@ -86,8 +87,12 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	if _, err := os.Stat(wrkPath); err != nil {
-		return errors.New(wrkPath + " is missing: apt-get install -y wrk")
+	if err := benchkit.Check(benchkit.Wrk); err != nil {
+		return err
+	}
+	root, err := benchkit.ModuleRoot()
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "hmbb")
 	if err != nil {
@@ -98,14 +103,17 @@ func run(ctx context.Context, o options) error {
 		return profile(ctx, dir, o)
 	}
 	if o.bin == "" {
-		if o.bin, err = build(ctx, dir); err != nil {
+		if o.bin, err = benchkit.Build(ctx, root, dir); err != nil {
 			return err
 		}
 	}
+	r := benchkit.NewReport(root, "builtin", "The built-in server against plain net/http")
 	runs, err := abRounds(ctx, dir, o)
 	if err != nil {
 		return err
 	}
-	printReport(os.Stdout, runs, o)
-	return nil
+	report(r, runs, o)
+	path, err := r.Finish(os.Stdout, root)
+	fmt.Println("raw figures:", path)
+	return err
 }

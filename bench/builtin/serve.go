@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -25,14 +24,6 @@ const (
 )
 
 // build compiles hellomgr from the product's module into dir.
-func build(ctx context.Context, dir string) (string, error) {
-	root, err := benchkit.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	return benchkit.Build(ctx, root, dir)
-}
-
 // server is one server process started by the bench.
 type server struct {
 	name  string // "built-in" or "plain"
@@ -140,29 +131,4 @@ func profile(ctx context.Context, dir string, o options) error {
 	}
 	fmt.Printf("\nRead them with: go tool pprof -top %s/builtin.pprof (and plain.pprof)\n", o.profile)
 	return nil
-}
-
-// capture runs argv in a session of its own, pinned to CPU 1 when pin is
-// set, and returns its output; ctx ending stops it by pid.
-func capture(ctx context.Context, argv []string, pin bool) (string, error) {
-	if pin {
-		argv = append([]string{"/usr/bin/taskset", "-c", "1"}, argv...)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	child, err := benchkit.StartChild(cmd)
-	if err != nil {
-		return "", err
-	}
-	select {
-	case <-child.Done():
-	case <-ctx.Done():
-		child.Stop(syscall.SIGTERM, time.Second)
-		return out.String(), ctx.Err()
-	}
-	if !cmd.ProcessState.Success() {
-		return out.String(), fmt.Errorf("%s: %s\n%s", strings.Join(argv, " "), cmd.ProcessState, out.String())
-	}
-	return out.String(), nil
 }

@@ -32,13 +32,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 type options struct {
@@ -80,15 +81,19 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	if _, err := os.Stat(wrkPath); err != nil {
-		return errors.New("/usr/bin/wrk is missing: apt-get install -y wrk")
+	if err := benchkit.Check(benchkit.Wrk); err != nil {
+		return err
+	}
+	root, err := benchkit.ModuleRoot()
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "hmbm")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := build(ctx, dir)
+	bin, err := benchkit.Build(ctx, root, dir)
 	if err != nil {
 		return err
 	}
@@ -96,15 +101,18 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintln(os.Stderr, "bench/metrics: fewer than 2 CPUs, not pinning")
 		o.pin = false
 	}
+	r := benchkit.NewReport(root, "metrics", "Per-instance metrics")
 	runs, err := throughput(ctx, bin, o)
 	if err != nil {
 		return err
 	}
-	printThroughput(os.Stdout, runs, o)
+	reportThroughput(r, runs, o)
 	lat, err := scrapeLatency(ctx, bin, dir, o)
 	if err != nil {
 		return err
 	}
-	printScrapes(os.Stdout, lat, o)
-	return nil
+	reportScrapes(r, lat, o)
+	path, err := r.Finish(os.Stdout, root)
+	fmt.Println("raw figures:", path)
+	return err
 }

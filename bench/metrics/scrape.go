@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 // scrapes is what the scrape latency measurement saw.
@@ -138,18 +140,16 @@ func timeScrapes(ctx context.Context, manager string, ports []int, n int) ([]tim
 	return times, size, nil
 }
 
-func printScrapes(w io.Writer, s scrapes, o options) {
+// reportScrapes puts the scrape times and their target in r.
+func reportScrapes(r *benchkit.Report, s scrapes, o options) {
 	q := func(p float64) time.Duration {
 		return round(s.times[min(len(s.times)-1, int(p*float64(len(s.times))))])
 	}
-	fmt.Fprintf(w, "## Scrape of the manager's /probe?port=N, %d instances running\n\n", s.instances)
-	fmt.Fprintf(w, "%d scrapes, one after the other round the ports, one keep-alive connection; answer %d bytes\n", len(s.times), s.probeSize)
-	fmt.Fprintf(w, "min %s  median %s  p90 %s  p99 %s  max %s\n", round(s.times[0]), q(0.5), q(0.9), q(0.99), round(s.times[len(s.times)-1]))
-	verdict := "within"
-	if q(0.99) >= 5*time.Millisecond {
-		verdict = "OVER"
-	}
-	fmt.Fprintf(w, "target: under 5 ms: p99 %s\n", verdict)
-	fmt.Fprintf(w, "\nsetup: `hellomgr up -d -c config.yaml` with %d ports, no command (the built-in server) and\n", s.instances)
-	fmt.Fprintf(w, "metrics.address 127.0.0.1:0; then GET http://%s/probe?port=N, %d times (Go net/http client)\n", s.manager, o.scrapes)
+	r.Tables = append(r.Tables, benchkit.Table{Columns: []string{"/probe?port=N scrapes", "instances", "answer", "min", "median", "p90", "p99", "max"},
+		Rows: [][]string{{strconv.Itoa(len(s.times)), strconv.Itoa(s.instances), fmt.Sprintf("%d bytes", s.probeSize),
+			round(s.times[0]).String(), q(0.5).String(), q(0.9).String(), q(0.99).String(), round(s.times[len(s.times)-1]).String()}}})
+	r.Notes = append(r.Notes, fmt.Sprintf("Scrapes: `hellomgr up -d` with %d ports, no command (the built-in server) and metrics.address 127.0.0.1:0; "+
+		"then GET http://%s/probe?port=N, %d times, one after the other round the ports, on one keep-alive connection (Go net/http client).",
+		s.instances, s.manager, o.scrapes))
+	r.Target(q(0.99) < 5*time.Millisecond, "/probe?port=N p99 %s with %d instances, target under 5 ms", q(0.99), s.instances)
 }

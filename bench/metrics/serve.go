@@ -5,24 +5,12 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// build compiles hellomgr from this module into dir, so that the bench
-// runs the code as it is.
-func build(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "hellomgr")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/hellomgr/hellomgr").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("build hellomgr (run from inside the module): %w\n%s", err, out)
-	}
-	return bin, nil
-}
 
 func numCPU() int { return runtime.NumCPU() }
 
