@@ -97,9 +97,8 @@ func (r *Report) Finish(w io.Writer, root string) (string, error) {
 
 // Markdown writes the report under a heading of level h ("##").
 func (r *Report) Markdown(w io.Writer, h string) {
-	fmt.Fprintf(w, "%s %s: `%s`\n\n", h, r.Title, r.Command)
-	fmt.Fprintf(w, "%s, commit %s, %d CPUs, load average %s before and %s after.\n\n",
-		r.Date, r.Commit, r.CPUs, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "%s %s\n\n`%s`: %s, commit %s, %d CPUs, load average %s before and %s after.\n\n",
+		h, r.Title, r.Command, r.Date, r.Commit, r.CPUs, r.LoadBefore, r.LoadAfter)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "%s\n\n", n)
 	}
