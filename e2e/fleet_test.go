@@ -327,9 +327,31 @@ func reportRoll(t *testing.T, r *playResult, singles []time.Duration, results []
 		r.elapsed.Round(time.Millisecond), len(results), roundAll(singles), single.Round(time.Millisecond),
 		sums["reload"].Round(time.Millisecond), sums["nginx"].Round(time.Millisecond), wait.Round(time.Millisecond),
 		sums["ansible"].Round(time.Millisecond), (r.elapsed - tasks).Round(time.Millisecond), r.elapsed.Seconds()/work.Seconds())
+	t.Logf("the roll's tasks, summed over the machines: %s", r.byTask())
 	if wait > 3*3*time.Second {
 		t.Errorf("waiting for nginx to let go of the machines took %s in all, want it at once (nginx closes its connections to a machine marked down)", wait)
 	}
+}
+
+// byTask lists the tasks' durations summed over the machines, in the
+// order they first ran.
+func (r *playResult) byTask() string {
+	var names []string
+	sums := map[string]time.Duration{}
+	for _, p := range r.Plays {
+		for _, task := range p.Tasks {
+			n := task.Task.Name
+			if _, ok := sums[n]; !ok {
+				names = append(names, n)
+			}
+			sums[n] += task.Task.Duration.End.Sub(task.Task.Duration.Start)
+		}
+	}
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %s", n, sums[n].Round(time.Millisecond)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // waited sums what the take-out steps say they waited for nginx to let
