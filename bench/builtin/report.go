@@ -4,41 +4,32 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 
 	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
-// abRounds runs o.rounds rounds, each measuring the built-in server and
-// the plain one on fresh processes, the first alternating.
+// abRounds runs o.rounds rounds, each measuring every server on fresh
+// processes, the one that goes first changing from round to round.
 func abRounds(ctx context.Context, dir string, o options) ([]wrkRun, error) {
 	var runs []wrkRun
 	for round := range o.rounds {
-		a, b, err := startPair(o.bin, o.pin)
+		servers, err := startServers(o.bin, o.pin)
 		if err != nil {
 			return nil, err
 		}
-		order := []*server{a, b}
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, s := range order {
+		k := round % len(servers)
+		for _, s := range append(servers[k:], servers[:k]...) {
 			r, err := measure(ctx, dir, s, o)
 			if err != nil {
-				a.stop()
-				b.stop()
+				stopAll(servers)
 				return nil, err
 			}
-			fmt.Fprintf(os.Stderr, "bench/builtin: round %d, %s: %.0f requests/s, %.2f µs CPU/request\n",
-				round+1, s.name, r.perSecond(), r.cpuPerRequest()*1e6)
+			fmt.Fprintf(os.Stderr, "bench/builtin: round %d, %s: %.0f requests/s, %.2f µs CPU/request (%s)\n",
+				round+1, s.name, r.perSecond(), r.cpuPerRequest()*1e6, s)
 			runs = append(runs, r)
 		}
-		if round == 0 {
-			fmt.Fprintf(os.Stderr, "bench/builtin: A: %s\nbench/builtin: B: %s\n", a, b)
-		}
-		a.stop()
-		b.stop()
+		stopAll(servers)
 	}
 	return runs, nil
 }
@@ -58,8 +49,9 @@ func report(r *benchkit.Report, runs []wrkRun, o options) {
 	if !o.pin {
 		place = "nothing pinned"
 	}
-	r.Notes = append(r.Notes, fmt.Sprintf("A: `hellomgr serve --port P` (metrics on); B: plain.go's server, this program re-executed. "+
-		"wrk -t1 -c%d, %s per run after a %s warm-up, %d rounds, the first alternating. Placement: %s; each server and each wrk "+
+	r.Notes = append(r.Notes, fmt.Sprintf("built-in: `hellomgr serve --port P` (metrics on, as every instance runs it); no metrics: "+
+		"the same with `--no-metrics`; plain: plain.go's server, this program re-executed. "+
+		"wrk -t1 -c%d, %s per run after a %s warm-up, %d rounds, the one that goes first changing. Placement: %s; each server and each wrk "+
 		"in a session of its own (Linux autogroups share CPU between sessions).", o.connections, o.duration, o.warmup, o.rounds, place))
 	ratio := benchkit.Median(rate["built-in"]) / benchkit.Median(rate["plain"])
 	r.Target(ratio >= 0.95, "throughput, built-in / plain, ratio of medians %.3f (%.0f / %.0f requests/s), target at least 0.95",
@@ -67,5 +59,10 @@ func report(r *benchkit.Report, runs []wrkRun, o options) {
 	cpuRatio := benchkit.Median(cpu["plain"]) / benchkit.Median(cpu["built-in"])
 	r.Target(cpuRatio >= 0.95, "server CPU per request, plain / built-in, ratio of medians %.3f (%.2f / %.2f µs), target at least 0.95",
 		cpuRatio, benchkit.Median(cpu["plain"])*1e6, benchkit.Median(cpu["built-in"])*1e6)
+	on, off := benchkit.Median(rate["built-in"]), benchkit.Median(rate["no metrics"])
+	r.Target(on/off >= 0.95, "throughput, metrics on / off, ratio of medians %.3f: instrumentation costs %.1f%%, target at most 5%%", on/off, 100*(1-on/off))
+	cpuOn, cpuOff := benchkit.Median(cpu["built-in"]), benchkit.Median(cpu["no metrics"])
+	r.Target(cpuOff/cpuOn >= 0.95, "server CPU per request, metrics off / on, %.3f (%.2f / %.2f µs): instrumentation costs %.1f%% of the throughput it allows, target at most 5%%",
+		cpuOff/cpuOn, cpuOff*1e6, cpuOn*1e6, 100*(1-cpuOff/cpuOn))
 	r.Raw = map[string]any{"requests_per_s": rate, "cpu_s_per_request": cpu}
 }

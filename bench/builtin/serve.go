@@ -23,7 +23,6 @@ const (
 	profileEnv = "BENCH_BUILTIN_PROFILE"
 )
 
-// build compiles hellomgr from the product's module into dir.
 // server is one server process started by the bench.
 type server struct {
 	name  string // "built-in" or "plain"
@@ -76,25 +75,41 @@ func (s *server) stop() { s.child.Stop(syscall.SIGTERM, 10*time.Second) }
 
 func (s *server) String() string { return strings.Join(s.argv, " ") }
 
-// startPair starts the two servers the round measures, on free ports.
-func startPair(bin string, pin bool) (a, b *server, err error) {
-	ports, err := benchkit.FreePorts(2)
+// startServers starts the servers a round measures, on free ports: the
+// built-in server as every instance runs it, the same without its
+// metrics, and the plain one.
+func startServers(bin string, pin bool) ([]*server, error) {
+	ports, err := benchkit.FreePorts(3)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	self, err := selfArgv()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if a, err = startServer("built-in", builtinArgv(bin, ports[0]), ports[0], pin); err != nil {
-		return nil, nil, err
+	var started []*server
+	for i, name := range []string{"built-in", "no metrics", "plain"} {
+		argv, env := builtinArgv(bin, ports[i]), []string(nil)
+		switch name {
+		case "no metrics":
+			argv = append(argv, "--no-metrics")
+		case "plain":
+			argv, env = self, []string{roleEnv + "=plain", portEnv + "=" + strconv.Itoa(ports[i])}
+		}
+		s, err := startServer(name, argv, ports[i], pin, env...)
+		if err != nil {
+			stopAll(started)
+			return nil, err
+		}
+		started = append(started, s)
 	}
-	b, err = startServer("plain", self, ports[1], pin, roleEnv+"=plain", portEnv+"="+strconv.Itoa(ports[1]))
-	if err != nil {
-		a.stop()
-		return nil, nil, err
+	return started, nil
+}
+
+func stopAll(servers []*server) {
+	for _, s := range servers {
+		s.stop()
 	}
-	return a, b, nil
 }
 
 // profile runs each server in this program under one wrk run with a CPU
