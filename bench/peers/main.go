@@ -27,6 +27,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -53,7 +54,6 @@ type options struct {
 	maxFails    int // on the upstream's server lines; negative: nginx's default
 	pm2Version  string
 	pm2Dir      string
-	out         string
 }
 
 var allManagers = []string{"by-hand", "supervisord", "pm2", "hellomgr"}
@@ -86,7 +86,6 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.maxFails, "max-fails", -1, "set max_fails=N on the server lines of the upstream the bench writes for by hand, supervisord and PM2 (default: none, nginx's max_fails=1 fail_timeout=10s); hellomgr writes its own")
 	fs.StringVar(&o.pm2Version, "pm2", "7.0.4", "PM2 version to install from the npm registry")
 	fs.StringVar(&o.pm2Dir, "pm2-dir", "", "where PM2 is installed and kept between runs (default bench/out/pm2-VERSION)")
-	fs.StringVar(&o.out, "out", "", "JSON output (default bench/out/peers.json in the module)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -133,9 +132,6 @@ func run(ctx context.Context, o options) (err error) {
 	if b.root, err = benchkit.ModuleRoot(); err != nil {
 		return err
 	}
-	if b.o.out == "" {
-		b.o.out = filepath.Join(b.root, "bench", "out", "peers.json")
-	}
 	if b.o.pm2Dir == "" {
 		b.o.pm2Dir = filepath.Join(b.root, "bench", "out", "pm2-"+o.pm2Version)
 	}
@@ -158,12 +154,19 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	elapsed := time.Since(began)
-	printTable(os.Stdout, b)
-	printNotes(os.Stdout, b, elapsed)
-	if err := writeJSON(b.o.out, b, elapsed); err != nil {
+	// The table and notes go in the report as they are.
+	var text bytes.Buffer
+	printTable(&text, b)
+	printNotes(&text, b, elapsed)
+	rep := benchkit.NewReport(b.root, "peers", "Against supervisord and PM2")
+	rep.LoadBefore = b.loadBefore
+	rep.Notes = append(rep.Notes, strings.TrimSpace(text.String()))
+	rep.Raw = rawFigures(b, elapsed)
+	path, err := rep.Finish(os.Stdout, b.root)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("\nraw figures: %s\n", b.o.out)
+	fmt.Printf("\nraw figures: %s\n", path)
 	return b.verdict()
 }
 

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -167,37 +164,24 @@ func (b *bench) targets(elapsed time.Duration) []string {
 	return t
 }
 
-// writeJSON writes the raw figures, with what produced them.
-func writeJSON(path string, b *bench, elapsed time.Duration) error {
+// rawFigures are the figures as measured, with what produced them.
+func rawFigures(b *bench, elapsed time.Duration) map[string]any {
 	var results []*managerResult
 	for _, e := range b.entries {
 		results = append(results, e.res)
 	}
-	doc := map[string]any{
-		"command":        strings.TrimSpace("go -C bench run ./peers " + strings.Join(os.Args[1:], " ")),
-		"date":           time.Now().UTC().Format(time.RFC3339),
-		"go":             runtime.Version(),
-		"cpus":           runtime.NumCPU(),
-		"nginx":          firstLine(benchkit.Nginx.Path, "-v"),
-		"wrk":            firstLine(benchkit.Wrk.Path, "-v"),
-		"python":         firstLine(benchkit.Tornado.Path, "--version"),
-		"tornado":        firstLine(benchkit.Tornado.Path, "-c", "import tornado; print(tornado.version)"),
-		"node":           firstLine(node.Path, "--version"),
-		"options":        b.o.json(),
-		"nginx_config":   "deploy/nginx.conf with temporary paths, a loopback port and access_log off; one nginx per deployment",
-		"loadavg_before": b.loadBefore,
-		"loadavg_after":  benchkit.LoadAverage(),
-		"elapsed_s":      elapsed.Seconds(),
-		"results":        results,
+	return map[string]any{
+		"go":           runtime.Version(),
+		"nginx":        firstLine(benchkit.Nginx.Path, "-v"),
+		"wrk":          firstLine(benchkit.Wrk.Path, "-v"),
+		"python":       firstLine(benchkit.Tornado.Path, "--version"),
+		"tornado":      firstLine(benchkit.Tornado.Path, "-c", "import tornado; print(tornado.version)"),
+		"node":         firstLine(node.Path, "--version"),
+		"options":      b.o.json(),
+		"nginx_config": "deploy/nginx.conf with temporary paths, a loopback port and access_log off; one nginx per deployment",
+		"elapsed_s":    elapsed.Seconds(),
+		"results":      results,
 	}
-	text, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(text, '\n'), 0o644)
 }
 
 // firstLine is the first line a program prints (to stdout or stderr).
