@@ -289,7 +289,7 @@ func superLinear(cols []column, first, last result) []string {
 func target(w io.Writer, what string, ok bool, got string) {
 	mark := "met"
 	if !ok {
-		mark = "MISSED"
+		mark = "NOT met"
 	}
 	fmt.Fprintf(w, "- %s: %s (%s)\n", what, mark, got)
 }
