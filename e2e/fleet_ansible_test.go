@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,8 +14,10 @@ import (
 	"time"
 )
 
-// ansibleDir is the shipped Ansible content the fleet test runs as it is.
-const ansibleDir = "../deploy/ansible"
+// ansibleDir is the shipped Ansible content the fleet test runs as it is;
+// HELLOMGR_ANSIBLE_DIR runs another copy instead (an older one, to time a
+// roll before and after a change of the playbook on the same machine).
+var ansibleDir = cmp.Or(os.Getenv("HELLOMGR_ANSIBLE_DIR"), "../deploy/ansible")
 
 // fleetVars are the inventory variables of one run: the role's and the
 // load balancer's, for the test's machines and nginx.

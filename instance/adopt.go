@@ -129,7 +129,7 @@ func (r *runner) handover() (*Handover, error) {
 // handOverFDs puts copies of p's output pipe and notify socket in h.
 func (r *runner) handOverFDs(h *Handover, p *process) error {
 	var err error
-	if h.OutputFD, err = DupFD(p.output); err != nil {
+	if h.OutputFD, err = p.output.dup(); err != nil {
 		return fmt.Errorf("instance %d: hand over its output pipe: %w", r.i.spec.Port, err)
 	}
 	if r.readySock != nil {

@@ -27,8 +27,9 @@ type process struct {
 	group  *cgroup.Group // the child's own cgroup, or nil
 	ended  string        // what endRest ended besides the child, for the log; set before exited is sent
 	// output is a copy of the read end of the child's output pipe, kept
-	// (close-on-exec) for a Handover; closed once the child has exited.
-	output *os.File
+	// (close-on-exec, outside Go's poller: heldfd.go) for a Handover;
+	// closed once the child has exited.
+	output *heldFD
 }
 
 // starts numbers the cgroups of one manager's processes.
@@ -72,7 +73,7 @@ func spawn(spec *Spec) (*process, error) {
 // sends the child's exit on p.exited once it has exited and its last
 // lines have reached the log.
 func (p *process) watch(out Output, r *os.File) {
-	p.output = dupFile(r, "output")
+	p.output = holdFD(r)
 	taken, abandon := out.Take(r, p.PID())
 	go func() {
 		err := p.waitAll()
@@ -85,9 +86,7 @@ func (p *process) watch(out Output, r *os.File) {
 		case <-time.After(time.Second):
 			abandon()
 		}
-		if p.output != nil {
-			p.output.Close()
-		}
+		p.output.close()
 		p.exited <- err
 	}()
 }
@@ -406,13 +405,4 @@ func DupFD(f syscallConner) (int, error) {
 		return -1, err
 	}
 	return fd, nil
-}
-
-// dupFile is DupFD as a file, or nil.
-func dupFile(f syscallConner, name string) *os.File {
-	fd, err := DupFD(f)
-	if err != nil {
-		return nil
-	}
-	return os.NewFile(uintptr(fd), name)
 }

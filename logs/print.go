@@ -15,6 +15,7 @@ import (
 // it is written (Follow).
 type Printer struct {
 	out       *bufio.Writer
+	dir       string
 	followers []*follower
 }
 
@@ -28,7 +29,7 @@ type follower struct {
 // NewPrinter returns a printer of the logs of ports under dir, to w;
 // with prefixed, each line starts with "PORT | ". Close it when done.
 func NewPrinter(w io.Writer, dir string, ports []int, prefixed bool) *Printer {
-	p := &Printer{out: bufio.NewWriter(w), followers: make([]*follower, len(ports))}
+	p := &Printer{out: bufio.NewWriter(w), dir: dir, followers: make([]*follower, len(ports))}
 	for i, port := range ports {
 		p.followers[i] = &follower{Follower: NewFollower(dir, port), port: port}
 		if prefixed {
@@ -56,18 +57,21 @@ func (p *Printer) Tail(n int, missing func(port int)) error {
 	return nil
 }
 
-// followEvery is how often Follow looks for new lines. Polling, rather
-// than inotify, keeps it simple and works on every file system; a
-// quarter of a second is quick enough for a person watching, and a
-// follower that falls behind catches up through the rotated files.
+// followEvery is how often Follow looks for new lines when inotify says
+// nothing (a file system without it): a follower that falls behind
+// catches up through the rotated files.
 const followEvery = 250 * time.Millisecond
 
 // Follow prints every line written since Tail (or since the printer was
 // made), across rotations and restarts, until ctx ends (nil) or the
-// writer fails.
+// writer fails. It looks as soon as inotify says the folder was written
+// (a line shows within a few milliseconds of reaching its file), and
+// every followEvery in any case.
 func (p *Printer) Follow(ctx context.Context) error {
 	tick := time.NewTicker(followEvery)
 	defer tick.Stop()
+	watch := watchDir(p.dir)
+	defer watch.close()
 	for {
 		for _, fl := range p.followers {
 			if err := fl.Poll(func(line []byte) { fl.emit(p.out, line) }); err != nil {
@@ -81,6 +85,7 @@ func (p *Printer) Follow(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-watch.C():
 		}
 	}
 }

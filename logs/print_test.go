@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPrinterTailThenFollow: the last lines of each port in turn, each
@@ -49,5 +50,43 @@ func TestPrinterUnprefixed(t *testing.T) {
 	p.Close()
 	if out.String() != "a3\n" {
 		t.Errorf("got %q, want %q", out.String(), "a3\n")
+	}
+}
+
+// TestDirWatchWakesOnAWriteInTheFolder: Follow looks again when a log
+// file is appended to, created, or renamed into the folder, not only at
+// its next poll.
+func TestDirWatchWakesOnAWriteInTheFolder(t *testing.T) {
+	dir := t.TempDir()
+	w := watchDir(dir)
+	if w == nil {
+		t.Fatal("no inotify watch on a temp folder")
+	}
+	defer w.close()
+	for _, step := range []struct {
+		what string
+		do   func() error
+	}{
+		{"create", func() error { return os.WriteFile(File(dir, 8001), nil, 0o644) }},
+		{"append", func() error { appendTo(t, File(dir, 8001), "x\n"); return nil }},
+		{"rename", func() error { return os.Rename(File(dir, 8001), File(dir, 8002)) }},
+	} {
+		drain(w)
+		if err := step.do(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-w.C():
+		case <-time.After(waitLimit):
+			t.Fatalf("%s: no wake from the folder's watch", step.what)
+		}
+	}
+}
+
+// drain takes a pending wake, if any.
+func drain(w *dirWatch) {
+	select {
+	case <-w.C():
+	default:
 	}
 }

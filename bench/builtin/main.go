@@ -1,18 +1,21 @@
 // Command builtin measures the built-in server (`hellomgr serve`, package
 // hello) against the plainest net/http hello server, a HandleFunc writing
-// "Hello Itcast!" on a bare http.Server (plain.go), under the same load:
+// "Hello Itcast!" on a bare http.Server (plain.go), and what its metrics
+// cost, under the same load:
 //
-//   - A: `hellomgr serve --port P` (metrics on, as every instance runs);
-//   - B: this program re-executed as the plain server on another port;
+//   - built-in: `hellomgr serve --port P` (metrics on, as every instance runs);
+//   - no metrics: the same with --no-metrics;
+//   - plain: this program re-executed as the plain server on another port;
 //
-// both pinned to CPU 0, each in a session of its own (so each is its own
+// all pinned to CPU 0, each in a session of its own (so each is its own
 // autogroup for the scheduler, as a service under systemd would be a cgroup
 // of its own), and wrk -t1 -c32 pinned to CPU 1, in a session of its own
-// too. Each round runs A and B one after the other, alternating which goes
-// first, each after an unmeasured warm-up; the report gives the median
-// requests/s of each, their ratio (target: A/B at least 0.95), and the
-// servers' CPU time per request, which other load on the machine moves
-// less than throughput.
+// too. Each round runs each server one after the other, the one that goes
+// first changing, each after an unmeasured warm-up; the report gives the
+// median requests/s of each, the ratios built-in / plain and metrics on /
+// off (targets: at least 0.95), and the servers' CPU time per request,
+// which other load on the machine moves less than throughput. What a
+// /probe?port=N scrape costs the manager is bench/scale's.
 //
 // With -profile DIR it instead runs each server inside this program (the
 // built-in one through hello.Run with the options `hellomgr serve` gives
@@ -28,7 +31,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +38,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 type options struct {
@@ -86,8 +90,12 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	if _, err := os.Stat(wrkPath); err != nil {
-		return errors.New(wrkPath + " is missing: apt-get install -y wrk")
+	if err := benchkit.Check(benchkit.Wrk); err != nil {
+		return err
+	}
+	root, err := benchkit.ModuleRoot()
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "hmbb")
 	if err != nil {
@@ -98,14 +106,17 @@ func run(ctx context.Context, o options) error {
 		return profile(ctx, dir, o)
 	}
 	if o.bin == "" {
-		if o.bin, err = build(ctx, dir); err != nil {
+		if o.bin, err = benchkit.Build(ctx, root, dir); err != nil {
 			return err
 		}
 	}
+	r := benchkit.NewReport(root, "builtin", "The built-in server against plain net/http")
 	runs, err := abRounds(ctx, dir, o)
 	if err != nil {
 		return err
 	}
-	printReport(os.Stdout, runs, o)
-	return nil
+	report(r, runs, o)
+	path, err := r.Finish(os.Stdout, root)
+	fmt.Println("raw figures:", path)
+	return err
 }

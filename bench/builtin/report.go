@@ -3,100 +3,66 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"runtime"
-	"slices"
-	"strings"
-	"text/tabwriter"
-	"time"
+	"strconv"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
-// abRounds runs o.rounds rounds, each measuring the built-in server and
-// the plain one on fresh processes, the first alternating.
+// abRounds runs o.rounds rounds, each measuring every server on fresh
+// processes, the one that goes first changing from round to round.
 func abRounds(ctx context.Context, dir string, o options) ([]wrkRun, error) {
 	var runs []wrkRun
 	for round := range o.rounds {
-		a, b, err := startPair(o.bin, o.pin)
+		servers, err := startServers(o.bin, o.pin)
 		if err != nil {
 			return nil, err
 		}
-		order := []*server{a, b}
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, s := range order {
+		k := round % len(servers)
+		for _, s := range append(servers[k:], servers[:k]...) {
 			r, err := measure(ctx, dir, s, o)
 			if err != nil {
-				a.stop()
-				b.stop()
+				stopAll(servers)
 				return nil, err
 			}
-			fmt.Fprintf(os.Stderr, "bench/builtin: round %d, %s: %.0f requests/s, %.2f µs CPU/request\n",
-				round+1, s.name, r.perSecond(), r.cpuPerRequest()*1e6)
+			fmt.Fprintf(os.Stderr, "bench/builtin: round %d, %s: %.0f requests/s, %.2f µs CPU/request (%s)\n",
+				round+1, s.name, r.perSecond(), r.cpuPerRequest()*1e6, s)
 			runs = append(runs, r)
 		}
-		if round == 0 {
-			fmt.Fprintf(os.Stderr, "bench/builtin: A: %s\nbench/builtin: B: %s\n", a, b)
-		}
-		a.stop()
-		b.stop()
+		stopAll(servers)
 	}
 	return runs, nil
 }
 
-// printReport writes every run, the ratio of the medians and the verdict.
-func printReport(w io.Writer, runs []wrkRun, o options) {
-	fmt.Fprintf(w, "## Built-in server vs plain net/http (wrk -t1 -c%d, %s per run, %d rounds)\n\n", o.connections, o.duration, o.rounds)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "server\trequests/s\trequests\tserver CPU/request")
+// report puts every run, the ratio of the medians and the verdict in r.
+func report(r *benchkit.Report, runs []wrkRun, o options) {
+	t := benchkit.Table{Columns: []string{"server", "requests/s", "requests", "server CPU/request"}}
 	var rate, cpu = map[string][]float64{}, map[string][]float64{}
-	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.2f µs\n", r.server, r.perSecond(), r.requests, r.cpuPerRequest()*1e6)
-		rate[r.server] = append(rate[r.server], r.perSecond())
-		cpu[r.server] = append(cpu[r.server], r.cpuPerRequest())
+	for _, w := range runs {
+		t.Rows = append(t.Rows, []string{w.server, fmt.Sprintf("%.0f", w.perSecond()), strconv.Itoa(w.stats.Responses),
+			fmt.Sprintf("%.2f µs", w.cpuPerRequest()*1e6)})
+		rate[w.server] = append(rate[w.server], w.perSecond())
+		cpu[w.server] = append(cpu[w.server], w.cpuPerRequest())
 	}
-	tw.Flush()
-	ratio := median(rate["built-in"]) / median(rate["plain"])
-	fmt.Fprintf(w, "\nthroughput, built-in / plain, ratio of medians: %.3f (%.0f / %.0f requests/s); target at least 0.95: %s\n",
-		ratio, median(rate["built-in"]), median(rate["plain"]), verdict(ratio))
-	cpuRatio := median(cpu["plain"]) / median(cpu["built-in"])
-	fmt.Fprintf(w, "server CPU per request, plain / built-in, ratio of medians: %.3f (%.2f / %.2f µs): the throughput each allows at full load\n",
-		cpuRatio, median(cpu["plain"])*1e6, median(cpu["built-in"])*1e6)
+	r.Tables = append(r.Tables, t)
 	place := "both servers on CPU 0, wrk on CPU 1 (taskset)"
 	if !o.pin {
 		place = "nothing pinned"
 	}
-	fmt.Fprintf(w, "\nPlacement: %s; each server and each wrk in a session of its own (Linux autogroups share CPU between sessions).\n", place)
-	fmt.Fprintf(w, "Machine: %d CPUs, %s, load average %s, %s.\n", runtime.NumCPU(), runtime.Version(), loadAvg(), time.Now().Format("2006-01-02"))
-	fmt.Fprintf(w, "A: hellomgr serve --port P (metrics on); B: plain.go's server, this program re-executed.\n")
-	fmt.Fprintf(w, "Command: go -C bench run ./builtin -rounds %d -duration %s -connections %d\n", o.rounds, o.duration, o.connections)
-}
-
-func verdict(ratio float64) string {
-	if ratio < 0.95 {
-		return "NOT MET"
-	}
-	return "met"
-}
-
-func loadAvg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func median(v []float64) float64 {
-	s := slices.Sorted(slices.Values(v))
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	r.Notes = append(r.Notes, fmt.Sprintf("built-in: `hellomgr serve --port P` (metrics on, as every instance runs it); no metrics: "+
+		"the same with `--no-metrics`; plain: plain.go's server, this program re-executed. "+
+		"wrk -t1 -c%d, %s per run after a %s warm-up, %d rounds, the one that goes first changing. Placement: %s; each server and each wrk "+
+		"in a session of its own (Linux autogroups share CPU between sessions).", o.connections, o.duration, o.warmup, o.rounds, place))
+	ratio := benchkit.Median(rate["built-in"]) / benchkit.Median(rate["plain"])
+	r.Target(ratio >= 0.95, "throughput, built-in / plain, ratio of medians %.3f (%.0f / %.0f requests/s), target at least 0.95",
+		ratio, benchkit.Median(rate["built-in"]), benchkit.Median(rate["plain"]))
+	cpuRatio := benchkit.Median(cpu["plain"]) / benchkit.Median(cpu["built-in"])
+	r.Target(cpuRatio >= 0.95, "server CPU per request, plain / built-in, ratio of medians %.3f (%.2f / %.2f µs), target at least 0.95",
+		cpuRatio, benchkit.Median(cpu["plain"])*1e6, benchkit.Median(cpu["built-in"])*1e6)
+	on, off := benchkit.Median(rate["built-in"]), benchkit.Median(rate["no metrics"])
+	r.Target(on/off >= 0.95, "throughput, metrics on / off, ratio of medians %.3f: instrumentation costs %.1f%%, target at most 5%%", on/off, 100*(1-on/off))
+	cpuOn, cpuOff := benchkit.Median(cpu["built-in"]), benchkit.Median(cpu["no metrics"])
+	r.Target(cpuOff/cpuOn >= 0.95, "server CPU per request, metrics off / on, %.3f (%.2f / %.2f µs): instrumentation costs %.1f%% of the throughput it allows, target at most 5%%",
+		cpuOff/cpuOn, cpuOff*1e6, cpuOn*1e6, 100*(1-cpuOff/cpuOn))
+	r.Raw = map[string]any{"requests_per_s": rate, "cpu_s_per_request": cpu}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -23,15 +22,6 @@ const (
 	portEnv    = "BENCH_BUILTIN_PORT"
 	profileEnv = "BENCH_BUILTIN_PROFILE"
 )
-
-// build compiles hellomgr from the product's module into dir.
-func build(ctx context.Context, dir string) (string, error) {
-	root, err := benchkit.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	return benchkit.Build(ctx, root, dir)
-}
 
 // server is one server process started by the bench.
 type server struct {
@@ -85,25 +75,41 @@ func (s *server) stop() { s.child.Stop(syscall.SIGTERM, 10*time.Second) }
 
 func (s *server) String() string { return strings.Join(s.argv, " ") }
 
-// startPair starts the two servers the round measures, on free ports.
-func startPair(bin string, pin bool) (a, b *server, err error) {
-	ports, err := benchkit.FreePorts(2)
+// startServers starts the servers a round measures, on free ports: the
+// built-in server as every instance runs it, the same without its
+// metrics, and the plain one.
+func startServers(bin string, pin bool) ([]*server, error) {
+	ports, err := benchkit.FreePorts(3)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	self, err := selfArgv()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if a, err = startServer("built-in", builtinArgv(bin, ports[0]), ports[0], pin); err != nil {
-		return nil, nil, err
+	var started []*server
+	for i, name := range []string{"built-in", "no metrics", "plain"} {
+		argv, env := builtinArgv(bin, ports[i]), []string(nil)
+		switch name {
+		case "no metrics":
+			argv = append(argv, "--no-metrics")
+		case "plain":
+			argv, env = self, []string{roleEnv + "=plain", portEnv + "=" + strconv.Itoa(ports[i])}
+		}
+		s, err := startServer(name, argv, ports[i], pin, env...)
+		if err != nil {
+			stopAll(started)
+			return nil, err
+		}
+		started = append(started, s)
 	}
-	b, err = startServer("plain", self, ports[1], pin, roleEnv+"=plain", portEnv+"="+strconv.Itoa(ports[1]))
-	if err != nil {
-		a.stop()
-		return nil, nil, err
+	return started, nil
+}
+
+func stopAll(servers []*server) {
+	for _, s := range servers {
+		s.stop()
 	}
-	return a, b, nil
 }
 
 // profile runs each server in this program under one wrk run with a CPU
@@ -140,29 +146,4 @@ func profile(ctx context.Context, dir string, o options) error {
 	}
 	fmt.Printf("\nRead them with: go tool pprof -top %s/builtin.pprof (and plain.pprof)\n", o.profile)
 	return nil
-}
-
-// capture runs argv in a session of its own, pinned to CPU 1 when pin is
-// set, and returns its output; ctx ending stops it by pid.
-func capture(ctx context.Context, argv []string, pin bool) (string, error) {
-	if pin {
-		argv = append([]string{"/usr/bin/taskset", "-c", "1"}, argv...)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	child, err := benchkit.StartChild(cmd)
-	if err != nil {
-		return "", err
-	}
-	select {
-	case <-child.Done():
-	case <-ctx.Done():
-		child.Stop(syscall.SIGTERM, time.Second)
-		return out.String(), ctx.Err()
-	}
-	if !cmd.ProcessState.Success() {
-		return out.String(), fmt.Errorf("%s: %s\n%s", strings.Join(argv, " "), cmd.ProcessState, out.String())
-	}
-	return out.String(), nil
 }

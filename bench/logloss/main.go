@@ -18,12 +18,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 type options struct {
@@ -86,21 +86,28 @@ func run(ctx context.Context, o options) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	bin := filepath.Join(dir, "hellomgr")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/hellomgr/hellomgr").CombinedOutput(); err != nil {
-		return fmt.Errorf("build hellomgr: %w\n%s", err, out)
+	root, err := benchkit.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	bin, err := benchkit.Build(ctx, root, dir)
+	if err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
+	rep := benchkit.NewReport(root, "logloss", "No line lost to rotation or logs -f")
 	r, err := measure(ctx, o, dir, bin, self)
 	if err != nil {
 		return err
 	}
-	r.print(os.Stdout, o)
-	if r.filesLost+r.filesRepeated+r.followLost+r.followRepeated > 0 {
-		return errors.New("lines were lost or repeated")
+	r.report(rep, o)
+	path, err := rep.Finish(os.Stdout, root)
+	fmt.Println("raw figures:", path)
+	if err == nil && rep.Failed() > 0 {
+		err = errors.New("lines were lost or repeated")
 	}
-	return nil
+	return err
 }

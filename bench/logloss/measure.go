@@ -162,18 +162,24 @@ func tally(seen []int) (lost, repeated int) {
 	return lost, repeated
 }
 
-func (r *result) print(w io.Writer, o options) {
+// report puts the figures and their targets in rep.
+func (r *result) report(rep *benchkit.Report, o options) {
 	rate := "as fast as it can"
 	if o.rate > 0 {
 		rate = fmt.Sprintf("%.1f MB/s", float64(o.rate)/(1<<20))
 	}
-	fmt.Fprintf(w, "\n%d lines of ~100 bytes at %s, logs.max_size 1MB, under `hellomgr up -d`, `hellomgr logs PORT -f` from before the start:\n\n", o.lines, rate)
-	fmt.Fprintln(w, "| written in | files | largest file | lost in files | repeated in files | lost by logs -f | repeated by logs -f | manager CPU | manager RSS max |")
-	fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	fmt.Fprintf(w, "| %.1f s | %d | %.3f MiB (max_size 1 MiB) | %d | %d | %d | %d | %.1f%% of a core | %.1f MiB |\n",
-		r.seconds, r.files, float64(r.maxFileBytes)/maxSize, r.filesLost, r.filesRepeated, r.followLost, r.followRepeated,
-		r.managerCPU, float64(r.managerRSSMax)/(1<<20))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("%d numbered lines of ~100 bytes at %s, logs.max_size 1MB, under `hellomgr up -d`, "+
+		"`hellomgr logs PORT -f` running from before the start.", o.lines, rate))
+	rep.Tables = append(rep.Tables, benchkit.Table{
+		Columns: []string{"written in", "files", "largest file", "lost in files", "repeated in files", "lost by logs -f", "repeated by logs -f", "manager CPU", "manager RSS max"},
+		Rows: [][]string{{fmt.Sprintf("%.1f s", r.seconds), strconv.FormatInt(r.files, 10), fmt.Sprintf("%.3f MiB", float64(r.maxFileBytes)/maxSize),
+			strconv.Itoa(r.filesLost), strconv.Itoa(r.filesRepeated), strconv.Itoa(r.followLost), strconv.Itoa(r.followRepeated),
+			fmt.Sprintf("%.1f%% of a core", r.managerCPU), fmt.Sprintf("%.1f MiB", float64(r.managerRSSMax)/(1<<20))}},
+	})
+	lost := r.filesLost + r.filesRepeated + r.followLost + r.followRepeated
+	rep.Target(lost == 0, "%d of %d lines lost or repeated in the files and in logs -f, target 0", lost, o.lines)
+	rep.Target(r.maxFileBytes <= maxSize+64<<10, "largest file %.3f MiB, target at most max_size (1 MiB) and one pipe's write", float64(r.maxFileBytes)/maxSize)
 	if r.dropped != "" {
-		fmt.Fprintln(w, "dropped lines reported by the manager:", r.dropped)
+		rep.Notes = append(rep.Notes, "Dropped lines reported by the manager: "+r.dropped)
 	}
 }

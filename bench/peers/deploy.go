@@ -26,10 +26,9 @@ type deployment struct {
 	dir      string
 	ports    []int
 	ngx      *benchkit.NginxServer
-	upstream string   // the file nginx includes
-	source   string   // examples/tornado/hello.py
-	version  int      // of the code on disk
-	appArgs  []string // after --port, on every manager's command line
+	upstream string // the file nginx includes
+	source   string // examples/tornado/hello.py
+	version  int    // of the code on disk
 }
 
 // newDeployment lays out the folder, writes version 1 of the code and
@@ -39,12 +38,12 @@ type deployment struct {
 // maxFails, when not negative, is set on each server line of the upstream
 // the bench writes (nginx's default is 1, with fail_timeout=10s); hellomgr
 // with an `nginx:` section rewrites that file itself, without it.
-func newDeployment(root string, maxFails int, appArgs []string) (*deployment, error) {
+func newDeployment(root string, maxFails int) (*deployment, error) {
 	dir, err := os.MkdirTemp("", "hmp")
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{dir: dir, upstream: filepath.Join(dir, "upstream.conf"), appArgs: appArgs}
+	d := &deployment{dir: dir, upstream: filepath.Join(dir, "upstream.conf")}
 	if err := d.setUp(root, maxFails); err != nil {
 		d.close()
 		return nil, err
@@ -103,7 +102,7 @@ func (d *deployment) argv(port int) []string {
 	if port != 0 {
 		p = strconv.Itoa(port)
 	}
-	return append([]string{benchkit.Tornado.Path, "hello.py", "--port=" + p}, d.appArgs...)
+	return []string{benchkit.Tornado.Path, "hello.py", "--port=" + p}
 }
 
 // message is what version v of the app answers.

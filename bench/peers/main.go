@@ -4,7 +4,7 @@
 // (the baseline), by supervisord (what Tornado's deployment guide
 // suggests), by PM2, and by hellomgr.
 //
-//	go -C bench run ./peers [-idle 10s] [-load 8s] [-rounds 3] [-clients both] [-managers by-hand,supervisord,pm2,hellomgr]
+//	go -C bench run ./peers [-idle 10s] [-clients both] [-managers by-hand,supervisord,pm2,hellomgr]
 //
 // It installs what it needs and is missing (Debian's nginx, wrk,
 // python3-tornado and supervisor with apt-get; pm2 from the npm registry
@@ -15,18 +15,19 @@
 // config): nothing system-wide is used or touched.
 //
 // For each manager it measures the time from the start command to all 4
-// ports answering; the manager's own memory and CPU while idle; its CPU,
-// and the throughput through nginx, while the apps log a line per
-// request; and code updates under wrk load, done as the tool's users do
+// ports answering; the manager's own memory and CPU while idle; and code
+// updates under wrk load, done as the tool's users do
 // them (supervisorctl restart all, and one program at a time; pm2
 // restart all and pm2 reload all; hellomgr reload), for GET and POST,
 // with keep-alive clients and with `Connection: close` clients. It prints
 // one markdown table and writes the raw figures to bench/out/peers.json.
+// What logging costs, by hand against hellomgr, is bench/logcost's.
 //
 // Every process it starts is stopped by PID at the end, or on Ctrl-C.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -44,19 +45,15 @@ import (
 
 type options struct {
 	idle        time.Duration // idle window
-	load        time.Duration // each throughput run
-	rounds      int
 	before      time.Duration // load before an update
 	after       time.Duration // load after it
 	connections int
 	threads     int
 	clients     []bool // client keep-alive, in the order run
 	managers    []string
-	maxFails    int      // on the upstream's server lines; negative: nginx's default
-	appArgs     []string // after --port on every app's command line
+	maxFails    int // on the upstream's server lines; negative: nginx's default
 	pm2Version  string
 	pm2Dir      string
-	out         string
 }
 
 var allManagers = []string{"by-hand", "supervisord", "pm2", "hellomgr"}
@@ -80,8 +77,6 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "window over which each manager's idle CPU and memory are sampled (all at once)")
-	fs.DurationVar(&o.load, "load", 8*time.Second, "length of each throughput run through nginx")
-	fs.IntVar(&o.rounds, "rounds", 3, "throughput runs per manager, interleaved with the other managers'")
 	fs.DurationVar(&o.before, "before", 2*time.Second, "load through nginx before each code update")
 	fs.DurationVar(&o.after, "after", 2*time.Second, "load through nginx after every port answers the new code")
 	fs.IntVar(&o.connections, "connections", 32, "wrk connections to nginx")
@@ -89,10 +84,8 @@ func parseFlags(args []string) (options, error) {
 	clients := fs.String("clients", "both", `client mode of the update runs: "keepalive", "close" (Connection: close) or "both"`)
 	managers := fs.String("managers", strings.Join(allManagers, ","), "managers to run, comma-separated; by-hand is the throughput baseline")
 	fs.IntVar(&o.maxFails, "max-fails", -1, "set max_fails=N on the server lines of the upstream the bench writes for by hand, supervisord and PM2 (default: none, nginx's max_fails=1 fail_timeout=10s); hellomgr writes its own")
-	appArgs := fs.String("app-args", "", `extra flags for every app, space-separated, e.g. "--logging=none" to silence Tornado's access log (to tell the cost of logging from the rest)`)
 	fs.StringVar(&o.pm2Version, "pm2", "7.0.4", "PM2 version to install from the npm registry")
 	fs.StringVar(&o.pm2Dir, "pm2-dir", "", "where PM2 is installed and kept between runs (default bench/out/pm2-VERSION)")
-	fs.StringVar(&o.out, "out", "", "JSON output (default bench/out/peers.json in the module)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -106,28 +99,22 @@ func parseFlags(args []string) (options, error) {
 	default:
 		return o, fmt.Errorf("-clients %q: want keepalive, close or both", *clients)
 	}
-	o.appArgs = strings.Fields(*appArgs)
-	for _, a := range o.appArgs {
-		if !strings.HasPrefix(a, "--") {
-			return o, fmt.Errorf("-app-args: %q is not a --flag", a)
-		}
-	}
 	for _, m := range strings.Split(*managers, ",") {
 		if !slices.Contains(allManagers, m) {
 			return o, fmt.Errorf("-managers: unknown %q; want some of %s", m, strings.Join(allManagers, ","))
 		}
 		o.managers = append(o.managers, m)
 	}
-	if o.rounds < 1 || o.idle <= 0 || o.load < time.Second {
-		return o, errors.New("-rounds must be at least 1, -idle positive and -load at least 1s")
+	if o.idle <= 0 {
+		return o, errors.New("-idle must be positive")
 	}
 	return o, nil
 }
 
 func (o options) json() map[string]any {
-	return map[string]any{"idle_s": o.idle.Seconds(), "load_s": o.load.Seconds(), "rounds": o.rounds,
+	return map[string]any{"idle_s": o.idle.Seconds(),
 		"before_s": o.before.Seconds(), "after_s": o.after.Seconds(), "connections": o.connections,
-		"threads": o.threads, "clients_keepalive": o.clients, "managers": o.managers, "pm2": o.pm2Version, "max_fails": o.maxFails, "app_args": o.appArgs}
+		"threads": o.threads, "clients_keepalive": o.clients, "managers": o.managers, "pm2": o.pm2Version, "max_fails": o.maxFails}
 }
 
 type bench struct {
@@ -144,9 +131,6 @@ func run(ctx context.Context, o options) (err error) {
 	b := &bench{o: o, loadBefore: benchkit.LoadAverage()}
 	if b.root, err = benchkit.ModuleRoot(); err != nil {
 		return err
-	}
-	if b.o.out == "" {
-		b.o.out = filepath.Join(b.root, "bench", "out", "peers.json")
 	}
 	if b.o.pm2Dir == "" {
 		b.o.pm2Dir = filepath.Join(b.root, "bench", "out", "pm2-"+o.pm2Version)
@@ -170,12 +154,19 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	elapsed := time.Since(began)
-	printTable(os.Stdout, b)
-	printNotes(os.Stdout, b, elapsed)
-	if err := writeJSON(b.o.out, b, elapsed); err != nil {
+	// The table and notes go in the report as they are.
+	var text bytes.Buffer
+	printTable(&text, b)
+	printNotes(&text, b, elapsed)
+	rep := benchkit.NewReport(b.root, "peers", "Against supervisord and PM2")
+	rep.LoadBefore = b.loadBefore
+	rep.Notes = append(rep.Notes, strings.TrimSpace(text.String()))
+	rep.Raw = rawFigures(b, elapsed)
+	path, err := rep.Finish(os.Stdout, b.root)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("\nraw figures: %s\n", b.o.out)
+	fmt.Printf("\nraw figures: %s\n", path)
 	return b.verdict()
 }
 
@@ -199,8 +190,8 @@ func (b *bench) install(ctx context.Context) error {
 	return err
 }
 
-// measure starts every manager, then measures them idle, under load, and
-// through code updates.
+// measure starts every manager, then measures them idle and through
+// code updates.
 func (b *bench) measure(ctx context.Context) error {
 	for _, name := range b.o.managers {
 		e, err := b.deploy(name)
@@ -214,9 +205,6 @@ func (b *bench) measure(ctx context.Context) error {
 	if err := b.measureIdle(ctx); err != nil {
 		return err
 	}
-	if err := b.measureLoad(ctx); err != nil {
-		return err
-	}
 	for _, e := range b.entries {
 		if err := b.measureUpdates(ctx, e); err != nil {
 			return fmt.Errorf("%s: %w", e.res.Manager, err)
@@ -228,7 +216,7 @@ func (b *bench) measure(ctx context.Context) error {
 // deploy lays out a deployment for the named manager; the entry is kept
 // at once, so that close stops whatever it started.
 func (b *bench) deploy(name string) (*entry, error) {
-	d, err := newDeployment(b.root, b.o.maxFails, b.o.appArgs)
+	d, err := newDeployment(b.root, b.o.maxFails)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +236,7 @@ func (b *bench) deploy(name string) (*entry, error) {
 		e.m = &hellomgrManager{d: d, bin: b.bin}
 		e.res = &managerResult{Manager: "hellomgr", Version: firstLine(b.bin, "version"), StartCommand: "hellomgr up -d"}
 	}
-	e.res.Load, e.res.Updates = []loadRun{}, []updateResult{}
+	e.res.Updates = []updateResult{}
 	b.entries = append(b.entries, e)
 	return e, nil
 }

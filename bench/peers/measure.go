@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"time"
 
@@ -81,59 +80,6 @@ func (b *bench) measureIdle(ctx context.Context) error {
 		logf("%s idle: RSS %.1f MiB, CPU %.2f%% of a core", e.res.Manager, mib(u.RSSMeanBytes), u.CPUPercent)
 	}
 	return sleepErr
-}
-
-// measureLoad runs wrk (GET, keep-alive clients) through each
-// deployment's nginx in turn, the order reversed every other round so
-// that no manager always follows the same one, while the apps log a line
-// per request and the manager's own process is sampled.
-func (b *bench) measureLoad(ctx context.Context) error {
-	for round := 1; round <= b.o.rounds; round++ {
-		order := slices.Clone(b.entries)
-		if round%2 == 0 {
-			slices.Reverse(order)
-		}
-		for _, e := range order {
-			run, err := b.loadRun(ctx, e, round)
-			if err != nil {
-				return fmt.Errorf("%s load: %w", e.res.Manager, err)
-			}
-			e.res.Load = append(e.res.Load, run)
-			cpu := "no manager"
-			if run.Manager != nil {
-				cpu = fmt.Sprintf("manager CPU %.1f%% of a core", run.Manager.CPUPercent)
-			}
-			logf("%s load round %d: %.0f req/s, %d failed, %s", e.res.Manager, round, run.RPS, run.Failed, cpu)
-		}
-	}
-	return nil
-}
-
-func (b *bench) loadRun(ctx context.Context, e *entry, round int) (loadRun, error) {
-	run := loadRun{Round: round}
-	var s *benchkit.Sampler
-	if p, ok := e.m.process(); ok {
-		var err error
-		if s, err = benchkit.Sample(p.PID, time.Second); err != nil {
-			return run, err
-		}
-	}
-	stats, err := b.wrk(ctx, e, "GET", true, b.o.load, nil)
-	if s != nil {
-		u, serr := s.Stop()
-		if serr != nil && err == nil {
-			err = serr
-		}
-		run.Manager = &u
-	}
-	if err != nil {
-		return run, err
-	}
-	run.Seconds = stats.Seconds
-	run.Served = stats.Statuses[200]
-	run.Failed = stats.Responses - run.Served + stats.Errors.Sum()
-	run.RPS = float64(run.Served) / stats.Seconds
-	return run, nil
 }
 
 // wrk runs wrk through the deployment's nginx for up to limit; during,

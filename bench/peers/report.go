@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -24,43 +21,8 @@ type managerResult struct {
 	StartCommandSeconds float64 `json:"start_command_returned_s"`
 	// Idle is the manager's own process with nothing sent to the apps;
 	// null for the processes started by hand.
-	Idle *benchkit.Usage `json:"idle"`
-	// Load is wrk GET through nginx, keep-alive clients, while every
-	// app logs a line per request.
-	Load    []loadRun      `json:"load_runs"`
-	Updates []updateResult `json:"updates"`
-}
-
-type loadRun struct {
-	Round   int             `json:"round"`
-	Seconds float64         `json:"seconds"`
-	Served  int             `json:"served"`
-	Failed  int             `json:"failed"`
-	RPS     float64         `json:"served_per_s"`
-	Manager *benchkit.Usage `json:"manager"`
-}
-
-// loadFigures are the load runs summed up: served per second over all
-// of them, and the manager's CPU over all of them in percent of a core
-// (negative when there is no manager).
-func (m *managerResult) loadFigures() (rps, cpu float64) {
-	var served, secs, cpuSecs, cpuWall float64
-	for _, r := range m.Load {
-		served += float64(r.Served)
-		secs += r.Seconds
-		if r.Manager != nil {
-			cpuSecs += r.Manager.CPUSeconds
-			cpuWall += r.Manager.Seconds
-		}
-	}
-	cpu = -1
-	if cpuWall > 0 {
-		cpu = 100 * cpuSecs / cpuWall
-	}
-	if secs > 0 {
-		rps = served / secs
-	}
-	return rps, cpu
+	Idle    *benchkit.Usage `json:"idle"`
+	Updates []updateResult  `json:"updates"`
 }
 
 // updateResult is one code update under wrk load through nginx.
@@ -101,11 +63,10 @@ type updateResult struct {
 // printTable prints one markdown table, a row per manager, update and
 // HTTP method, then what the figures mean and the targets.
 func printTable(w io.Writer, b *bench) {
-	fmt.Fprintln(w, "| manager | code update | method | keep-alive clients: served / failed | update wall time (longest gap) | `Connection: close` clients: served / failed | update wall time (longest gap) | start to 4 ports answering | idle RSS | idle CPU | CPU while apps log | req/s through nginx while apps log | vs by hand |")
-	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	base := b.byHandRPS()
+	fmt.Fprintln(w, "| manager | code update | method | keep-alive clients: served / failed | update wall time (longest gap) | `Connection: close` clients: served / failed | update wall time (longest gap) | start to 4 ports answering | idle RSS | idle CPU |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, e := range b.entries {
-		per := managerCells(e.res, base)
+		per := managerCells(e.res)
 		rows := groupUpdates(e.res.Updates)
 		if len(rows) == 0 {
 			fmt.Fprintf(w, "| %s | — | — | — | — | — | — | %s |\n", e.res.Manager, per)
@@ -113,7 +74,7 @@ func printTable(w io.Writer, b *bench) {
 		for i, row := range rows {
 			cells := per
 			if i > 0 {
-				cells = " | | | | | "
+				cells = " | | "
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", e.res.Manager, row.update, row.method,
 				updateCells(row.byMode[true]), updateCells(row.byMode[false]), cells)
@@ -121,22 +82,14 @@ func printTable(w io.Writer, b *bench) {
 	}
 }
 
-// managerCells are the per-manager columns, from start to the ratio.
-func managerCells(m *managerResult, base float64) string {
-	rps, cpu := m.loadFigures()
-	idleRSS, idleCPU, loadCPU := "—", "—", "—"
+// managerCells are the per-manager columns: start, idle memory and CPU.
+func managerCells(m *managerResult) string {
+	idleRSS, idleCPU := "—", "—"
 	if m.Idle != nil {
 		idleRSS = fmt.Sprintf("%.1f MiB", mib(m.Idle.RSSMeanBytes))
 		idleCPU = fmt.Sprintf("%.2f%%", m.Idle.CPUPercent)
 	}
-	if cpu >= 0 {
-		loadCPU = fmt.Sprintf("%.1f%%", cpu)
-	}
-	ratio := "—"
-	if base > 0 {
-		ratio = fmt.Sprintf("%.1f%%", 100*rps/base)
-	}
-	return fmt.Sprintf("%.2f s | %s | %s | %s | %.0f | %s", m.StartSeconds, idleRSS, idleCPU, loadCPU, rps, ratio)
+	return fmt.Sprintf("%.2f s | %s | %s", m.StartSeconds, idleRSS, idleCPU)
 }
 
 func updateCells(r *updateResult) string {
@@ -173,11 +126,8 @@ func groupUpdates(us []updateResult) []updateRow {
 // targets.
 func printNotes(w io.Writer, b *bench, elapsed time.Duration) {
 	fmt.Fprintf(w, `
-Each deployment: examples/tornado/hello.py on 4 ports behind its own nginx (deploy/nginx.conf, the upstream `+"`hellomgr nginx`"+` prints, %s). Updates: wrk %d threads, %d connections, GET or POST (a form), %s before the code changes on disk and %s after every port answers the new code; nginx reloaded before each run so no run inherits an upstream marked failed. Failed = non-200 answers + connect/read/write errors. Update wall time: from the update command until every port answers the new code and nginx serves it again (8 answers in a row); longest gap: the longest time with no 200 through nginx. Start: from the start command to all 4 ports answering GET / (polled every 10 ms). Idle: the manager's own process over %s with nothing sent. While apps log: wrk GET through nginx, keep-alive, %d × %s per manager (order reversed every other round), each app logging a line per request (Tornado's default access log); by hand, each process writes its log to a file itself. CPU in percent of one core.
-`, b.upstreamNote(), b.o.threads, b.o.connections, b.o.before, b.o.after, b.o.idle, b.o.rounds, b.o.load)
-	if len(b.o.appArgs) > 0 {
-		fmt.Fprintf(w, "\nEvery app ran with %s after --port: not the default.\n", strings.Join(b.o.appArgs, " "))
-	}
+Each deployment: examples/tornado/hello.py on 4 ports behind its own nginx (deploy/nginx.conf, the upstream `+"`hellomgr nginx`"+` prints, %s). Updates: wrk %d threads, %d connections, GET or POST (a form), %s before the code changes on disk and %s after every port answers the new code; nginx reloaded before each run so no run inherits an upstream marked failed. Failed = non-200 answers + connect/read/write errors. Update wall time: from the update command until every port answers the new code and nginx serves it again (8 answers in a row); longest gap: the longest time with no 200 through nginx. Start: from the start command to all 4 ports answering GET / (polled every 10 ms). Idle: the manager's own process over %s with nothing sent; CPU in percent of one core. What logging costs is bench/logcost's.
+`, b.upstreamNote(), b.o.threads, b.o.connections, b.o.before, b.o.after, b.o.idle)
 	fmt.Fprintf(w, "\nMachine: %d cores, load average %s before, %s after (shared: others' work runs too). Bench wall time %s.\n",
 		runtime.NumCPU(), b.loadBefore, benchkit.LoadAverage(), elapsed.Round(time.Second))
 	fmt.Fprintln(w, "\nTargets (hellomgr):")
@@ -201,7 +151,6 @@ func (b *bench) targets(elapsed time.Duration) []string {
 		return "NOT met"
 	}
 	var t []string
-	base := b.byHandRPS()
 	for _, e := range b.entries {
 		if e.res.Manager != "hellomgr" {
 			continue
@@ -210,57 +159,29 @@ func (b *bench) targets(elapsed time.Duration) []string {
 			t = append(t, fmt.Sprintf("reload %s, client keep-alive %s: %d failed of %d: %s",
 				u.Method, yesNo(u.ClientKeepAlive), u.Failed, u.Requests, mark(u.Failed == 0 && u.Error == "")))
 		}
-		rps, cpu := e.res.loadFigures()
-		if base > 0 {
-			t = append(t, fmt.Sprintf("throughput %.0f req/s, %.1f%% of by hand (%.0f): %s", rps, 100*rps/base, base, mark(rps >= 0.98*base)))
-		}
-		t = append(t, fmt.Sprintf("manager CPU while apps log %.1f%% of a core (under 3%%): %s", cpu, mark(cpu >= 0 && cpu < 3)))
 	}
 	t = append(t, fmt.Sprintf("bench wall time %s (under 10 min): %s", elapsed.Round(time.Second), mark(elapsed < 10*time.Minute)))
 	return t
 }
 
-func (b *bench) byHandRPS() float64 {
-	for _, e := range b.entries {
-		if e.res.Manager == "by hand" {
-			rps, _ := e.res.loadFigures()
-			return rps
-		}
-	}
-	return 0
-}
-
-// writeJSON writes the raw figures, with what produced them.
-func writeJSON(path string, b *bench, elapsed time.Duration) error {
+// rawFigures are the figures as measured, with what produced them.
+func rawFigures(b *bench, elapsed time.Duration) map[string]any {
 	var results []*managerResult
 	for _, e := range b.entries {
 		results = append(results, e.res)
 	}
-	doc := map[string]any{
-		"command":        strings.TrimSpace("go -C bench run ./peers " + strings.Join(os.Args[1:], " ")),
-		"date":           time.Now().UTC().Format(time.RFC3339),
-		"go":             runtime.Version(),
-		"cpus":           runtime.NumCPU(),
-		"nginx":          firstLine(benchkit.Nginx.Path, "-v"),
-		"wrk":            firstLine(benchkit.Wrk.Path, "-v"),
-		"python":         firstLine(benchkit.Tornado.Path, "--version"),
-		"tornado":        firstLine(benchkit.Tornado.Path, "-c", "import tornado; print(tornado.version)"),
-		"node":           firstLine(node.Path, "--version"),
-		"options":        b.o.json(),
-		"nginx_config":   "deploy/nginx.conf with temporary paths, a loopback port and access_log off; one nginx per deployment",
-		"loadavg_before": b.loadBefore,
-		"loadavg_after":  benchkit.LoadAverage(),
-		"elapsed_s":      elapsed.Seconds(),
-		"results":        results,
+	return map[string]any{
+		"go":           runtime.Version(),
+		"nginx":        firstLine(benchkit.Nginx.Path, "-v"),
+		"wrk":          firstLine(benchkit.Wrk.Path, "-v"),
+		"python":       firstLine(benchkit.Tornado.Path, "--version"),
+		"tornado":      firstLine(benchkit.Tornado.Path, "-c", "import tornado; print(tornado.version)"),
+		"node":         firstLine(node.Path, "--version"),
+		"options":      b.o.json(),
+		"nginx_config": "deploy/nginx.conf with temporary paths, a loopback port and access_log off; one nginx per deployment",
+		"elapsed_s":    elapsed.Seconds(),
+		"results":      results,
 	}
-	text, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(text, '\n'), 0o644)
 }
 
 // firstLine is the first line a program prints (to stdout or stderr).

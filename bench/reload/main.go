@@ -54,7 +54,6 @@ type options struct {
 	minRequests int           // per wrk run, or a warning
 	connections int
 	threads     int
-	out         string
 	apps        []string
 	fronts      []string
 	loads       []load
@@ -73,7 +72,6 @@ func main() {
 	flag.IntVar(&o.minRequests, "min-requests", 20000, "requests each wrk run should reach; fewer is warned about and marked in the table")
 	flag.IntVar(&o.connections, "connections", 32, "wrk connections to nginx")
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
-	flag.StringVar(&o.out, "out", "", "JSON output (default bench/out/reload.json in the module)")
 	flag.BoolVar(&o.chart, "chart", false, "after each app and front's runs, draw docs/reload-<app>[-<front>].png from one more reload with nginx logging which instance served each request")
 	flag.StringVar(&o.chartDir, "chart-dir", "", "where -chart draws (default docs/ in the module)")
 	flag.Parse()
@@ -146,9 +144,6 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	if o.out == "" {
-		o.out = filepath.Join(root, "bench", "out", "reload.json")
-	}
 	if o.chartDir == "" {
 		o.chartDir = filepath.Join(root, "docs")
 	}
@@ -174,14 +169,14 @@ func run(ctx context.Context, o options) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; every process the bench started was stopped")
 	}
-	printTable(os.Stdout, b, results)
-	for _, s := range notRun {
-		fmt.Printf("- not run: %s\n", s)
-	}
-	if err := writeJSON(o.out, b, results, notRun); err != nil {
+	r := benchkit.NewReport(root, "reload", "Reload under load through nginx")
+	r.LoadBefore = b.loadBefore
+	report(r, b, results, notRun)
+	path, err := r.Finish(os.Stdout, root)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("\nraw figures: %s\n", o.out)
+	fmt.Printf("\nraw figures: %s\n", path)
 	if len(notRun) > 0 {
 		return fmt.Errorf("%d of the app and front pairs asked for did not run (above)", len(notRun))
 	}

@@ -1,14 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,53 +184,43 @@ func labels(r result) (string, string) {
 	return appLabel, frontLabel
 }
 
-// printTable writes the matrix, ready to paste into the README, the line
-// that says how it was measured, then the details.
-func printTable(w io.Writer, b *bench, results []result) {
-	fmt.Fprintln(w, "| app | front | method | client keep-alive | requests | failed | slowest reload |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | ---: | ---: | ---: |")
-	for _, r := range results {
-		appLabel, frontLabel := labels(r)
-		requests := thousands(r.Requests)
-		if r.Requests < r.MinRequests {
-			requests += fmt.Sprintf(" (< %s)", thousands(r.MinRequests))
+// report puts the matrix, how it was measured and the details in r.
+func report(r *benchkit.Report, b *bench, results []result, notRun []string) {
+	t := benchkit.Table{Columns: []string{"app", "front", "method", "client keep-alive", "requests", "failed", "slowest reload"}}
+	d := benchkit.Table{Columns: []string{"app", "front", "method", "client keep-alive", "served", "other statuses",
+		"socket errors (connect/read/write/timeout)", "wrk run", "req/s before", "req/s during reloads", "during / before",
+		"quiet windows, 10th pct", "every pid replaced", "new code served"}}
+	for _, c := range results {
+		appLabel, frontLabel := labels(c)
+		requests := thousands(c.Requests)
+		if c.Requests < c.MinRequests {
+			requests += fmt.Sprintf(" (< %s)", thousands(c.MinRequests))
 		}
-		slowest := fmt.Sprintf("%.2f s", r.ReloadSeconds)
-		if n := failedReloads(r); n > 0 {
-			slowest += fmt.Sprintf(" (%d of %d reloads failed)", n, len(r.Reloads))
+		slowest := fmt.Sprintf("%.2f s", c.ReloadSeconds)
+		if n := failedReloads(c); n > 0 {
+			slowest += fmt.Sprintf(" (%d of %d reloads failed)", n, len(c.Reloads))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n",
-			appLabel, frontLabel, r.Method, yesNo(r.ClientKeepAlive), requests, failedText(r), slowest)
-	}
-	fmt.Fprintln(w)
-	cells := "cells"
-	if len(results) == 1 {
-		cells = "cell"
-	}
-	fmt.Fprintf(w, "`%s`: %d %s in %s on %d cores, load average %s before and %s after; 4 instances per app, wrk with %d threads and %d connections, each cell %d reloads from %s on, at least %s and %s requests long. The built-in server answers POST with 405 by design, counted as served.\n",
-		commandLine(), len(results), cells, time.Since(b.began).Round(time.Second), runtime.NumCPU(), b.loadBefore, benchkit.LoadAverage(),
-		b.opts.threads, b.opts.connections, b.opts.reloads, b.opts.duration*3/10, b.opts.duration, thousands(b.opts.minRequests))
-	fmt.Fprintln(w)
-	printDetails(w, results)
-}
-
-// printDetails is the rest of what each cell measured.
-func printDetails(w io.Writer, results []result) {
-	fmt.Fprintln(w, "| app | front | method | client keep-alive | served | other statuses | socket errors (connect/read/write/timeout) | wrk run | req/s before | req/s during reloads | during / before | quiet windows, 10th pct | every pid replaced | new code served |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
-	for _, r := range results {
-		e := r.SocketErrors
-		quiet := "n/a"
-		if r.QuietP10 != nil {
-			quiet = fmt.Sprintf("%.0f%%", 100**r.QuietP10)
+		t.Rows = append(t.Rows, []string{appLabel, frontLabel, c.Method, yesNo(c.ClientKeepAlive), requests, failedText(c), slowest})
+		e, quiet := c.SocketErrors, "n/a"
+		if c.QuietP10 != nil {
+			quiet = fmt.Sprintf("%.0f%%", 100**c.QuietP10)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %d/%d/%d/%d | %.1f s | %.0f | %.0f | %.0f%% | %s | %s | %s |\n",
-			r.App, r.Front, r.Method, yesNo(r.ClientKeepAlive), r.Served, otherStatuses(r),
-			e.Connect, e.Read, e.Write, e.Timeout, r.Seconds, r.BeforeRPS, r.DuringRPS, 100*r.DuringRatio, quiet,
-			yesNo(r.everyPIDReplaced()), yesNo(r.NewCodeServed))
+		d.Rows = append(d.Rows, []string{c.App, c.Front, c.Method, yesNo(c.ClientKeepAlive), strconv.Itoa(c.Served), otherStatuses(c),
+			fmt.Sprintf("%d/%d/%d/%d", e.Connect, e.Read, e.Write, e.Timeout), fmt.Sprintf("%.1f s", c.Seconds),
+			fmt.Sprintf("%.0f", c.BeforeRPS), fmt.Sprintf("%.0f", c.DuringRPS), fmt.Sprintf("%.0f%%", 100*c.DuringRatio), quiet,
+			yesNo(c.everyPIDReplaced()), yesNo(c.NewCodeServed)})
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Quiet windows: with no reload, 10% of the windows as long as a reload, taken before the first one, served less than this share of the mean: the machine's own noise, for scale.")
+	r.Tables = append(r.Tables, t, d)
+	o := b.opts
+	r.Notes = append(r.Notes, fmt.Sprintf("%d cells in %s; 4 instances per app behind nginx (deploy/nginx.conf, with the http part and location "+
+		"`hellomgr nginx` prints), wrk with %d threads and %d connections, each cell %d reloads from %s on, at least %s and %s requests long. "+
+		"The built-in server answers POST with 405 by design, counted as served. Quiet windows: with no reload, 10%% of the windows as long "+
+		"as a reload, taken before the first one, served less than this share of the mean: the machine's own noise, for scale.",
+		len(results), time.Since(b.began).Round(time.Second), o.threads, o.connections, o.reloads, o.duration*3/10, o.duration, thousands(o.minRequests)))
+	for _, n := range notRun {
+		r.Notes = append(r.Notes, "Not run: "+n)
+	}
+	r.Raw = map[string]any{"results": results, "not_run": notRun}
 }
 
 // failedText is the failed count and what the failures were: statuses
@@ -297,42 +281,4 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-// commandLine is how the bench was run, as one would type it.
-func commandLine() string {
-	return strings.TrimSpace("go -C bench run ./reload " + strings.Join(os.Args[1:], " "))
-}
-
-// writeJSON writes the raw figures, with what produced them.
-func writeJSON(path string, b *bench, results []result, notRun []string) error {
-	ngx, _ := exec.Command("/usr/sbin/nginx", "-v").CombinedOutput()
-	wrk, _ := exec.Command("/usr/bin/wrk", "-v").CombinedOutput()
-	doc := map[string]any{
-		"command":        commandLine(),
-		"date":           time.Now().UTC().Format(time.RFC3339),
-		"go":             runtime.Version(),
-		"cpus":           runtime.NumCPU(),
-		"nginx":          strings.TrimSpace(string(ngx)),
-		"wrk":            strings.TrimSpace(strings.SplitN(string(wrk), "\n", 2)[0]),
-		"duration_s":     b.opts.duration.Seconds(),
-		"min_requests":   b.opts.minRequests,
-		"seconds":        time.Since(b.began).Seconds(),
-		"connections":    b.opts.connections,
-		"threads":        b.opts.threads,
-		"reloads":        b.opts.reloads,
-		"nginx_config":   "deploy/nginx.conf with temporary paths, a loopback port and access_log off, its include pointing at a file with the http part hellomgr nginx printed, and its location block replaced by the printed one",
-		"loadavg_before": b.loadBefore,
-		"loadavg_after":  benchkit.LoadAverage(),
-		"results":        results,
-		"not_run":        notRun,
-	}
-	text, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(text, '\n'), 0o644)
 }

@@ -35,16 +35,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
 type options struct {
@@ -55,7 +57,6 @@ type options struct {
 	coldRuns   int           // `hellomgr status` runs per size with the manager's /proc readings expired
 	scrapes    int           // /probe scrapes per size
 	wide       int           // reload.max_unavailable of the second reload
-	out        string        // JSON file, relative to the repository root
 	timeout    time.Duration // the whole run
 }
 
@@ -85,7 +86,6 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.coldRuns, "cold-runs", 9, "runs of `hellomgr status` per size, each after the manager's /proc readings expired (1.1 s apart)")
 	fs.IntVar(&o.scrapes, "scrapes", 100, "/probe?port=N scrapes per size")
 	fs.IntVar(&o.wide, "wide", 8, "reload.max_unavailable of the second reload (capped at the size)")
-	fs.StringVar(&o.out, "out", "bench/out/scale.json", "raw figures, relative to the repository root")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up (and clean up) after this long")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -128,13 +128,15 @@ func run(ctx context.Context, o options) error {
 		}
 		results = append(results, r)
 	}
-	printReport(os.Stdout, results, o)
-	path := filepath.Join(root, o.out)
-	if err := writeJSON(path, results, o); err != nil {
-		return err
-	}
-	fmt.Printf("\nRaw figures: %s\n", o.out)
-	return nil
+	// The sections printReport writes go in the report as they are.
+	var b bytes.Buffer
+	printReport(&b, results, o)
+	rep := benchkit.NewReport(root, "scale", "Scale")
+	rep.Notes = append(rep.Notes, strings.TrimSpace(b.String()))
+	rep.Raw = map[string]any{"idle_window": o.idle.String(), "wide_max_unavailable": o.wide, "results": results}
+	path, err := rep.Finish(os.Stdout, root)
+	fmt.Println("\nraw figures:", path)
+	return err
 }
 
 // logf reports progress on stderr, so that stdout holds only the report.

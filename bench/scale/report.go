@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -55,7 +52,7 @@ func printReport(w io.Writer, rs []result, o options) {
 	if o.app == "builtin" {
 		app = "the built-in server"
 	}
-	fmt.Fprintf(w, "\n## hellomgr at scale (instances running %s)\n\n### Start, reload, stop\n\n", app)
+	fmt.Fprintf(w, "Instances running %s.\n\n### Start, reload, stop\n\n", app)
 	printTable(w, rs, cols[:5])
 	fmt.Fprintf(w, "\nThe wide reload uses reload.max_unavailable %d (capped at the size: %s).\n", o.wide, wideNote(rs))
 	fmt.Fprintf(w, "`down` returns when the manager's pid is gone: its exit, and then its reaping by whoever adopted it (`up -d` leaves it to pid 1).\n")
@@ -70,7 +67,6 @@ func printReport(w io.Writer, rs []result, o options) {
 	fmt.Fprintf(w, "Load average (1 min) at the start and end of each size: %s. Wall times grow with it; the CPU columns do not.\n", loads(rs))
 	fmt.Fprintf(w, "Idle window %s; %d `hellomgr status` runs back to back, %d with the readings expired, and %d /probe scrapes per size, after one warm-up each.\n",
 		o.idle, o.statusRuns, o.coldRuns, o.scrapes)
-	fmt.Fprintf(w, "Command (repository root): `%s`\n", command())
 }
 
 // printTable writes one row per size, then how each column grew from the
@@ -293,7 +289,7 @@ func superLinear(cols []column, first, last result) []string {
 func target(w io.Writer, what string, ok bool, got string) {
 	mark := "met"
 	if !ok {
-		mark = "MISSED"
+		mark = "NOT met"
 	}
 	fmt.Fprintf(w, "- %s: %s (%s)\n", what, mark, got)
 }
@@ -328,33 +324,4 @@ func repeat(s string, n int) []string {
 
 func row(w io.Writer, first string, cells []string) {
 	fmt.Fprintf(w, "| %s | %s |\n", first, strings.Join(cells, " | "))
-}
-
-// command is how this run was started, to repeat it.
-func command() string {
-	return strings.TrimSpace("go -C bench run ./scale " + strings.Join(os.Args[1:], " "))
-}
-
-// writeJSON writes the raw figures, with what produced them.
-func writeJSON(path string, rs []result, o options) error {
-	out := struct {
-		Command string   `json:"command"`
-		When    string   `json:"when"`
-		CPUs    int      `json:"cpus"`
-		Go      string   `json:"go"`
-		Idle    string   `json:"idle_window"`
-		Wide    int      `json:"wide_max_unavailable"`
-		Results []result `json:"results"`
-	}{command(), time.Now().Format(time.RFC3339), runtime.NumCPU(), runtime.Version(), o.idle.String(), o.wide, rs}
-	data, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write figures: %w", err)
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write figures: %w", err)
-	}
-	return nil
 }

@@ -69,11 +69,20 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer ngx.Stop()
-	return soak(ctx, o, d, ngx.URL())
+	r := benchkit.NewReport(root, "soak", "A soak: reloads in a row under load")
+	if err := soak(ctx, o, d, ngx.URL(), r); err != nil {
+		return err
+	}
+	path, err := r.Finish(os.Stdout, root)
+	fmt.Println("raw figures:", path)
+	if err == nil && r.Failed() > 0 {
+		err = fmt.Errorf("%d targets NOT met", r.Failed())
+	}
+	return err
 }
 
-// soak runs the load, reloads o.reloads times, and prints the verdict.
-func soak(ctx context.Context, o options, d *deployment, url string) error {
+// soak runs the load, reloads o.reloads times, and reports to r.
+func soak(ctx context.Context, o options, d *deployment, url string, r *benchkit.Report) error {
 	load := startLoad(url, o.workers)
 	time.Sleep(2 * time.Second) // warm: connections open, pools filled
 	before, err := d.managerStats(ctx)
@@ -99,10 +108,7 @@ func soak(ctx context.Context, o options, d *deployment, url string) error {
 	if err != nil {
 		return err
 	}
-	report(o, took, sent, failures, reloadErrs, before, after)
-	if len(failures) > 0 || len(reloadErrs) > 0 {
-		return fmt.Errorf("%d failed requests, %d failed reloads", len(failures), len(reloadErrs))
-	}
+	report(r, o, took, sent, failures, reloadErrs, before, after)
 	return nil
 }
 

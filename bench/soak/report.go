@@ -2,28 +2,34 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
 )
 
-func report(o options, took time.Duration, sent int64, failures []string, reloadErrs []error, before, after stats) {
-	fmt.Printf("## hellomgr soak: %d reloads of 4 built-in instances under load through nginx\n\n", o.reloads)
-	fmt.Printf("| reloads | failed reloads | time | requests sent | failed requests |\n| ---: | ---: | ---: | ---: | ---: |\n")
-	fmt.Printf("| %d | %d | %s | %d | %d |\n\n", o.reloads, len(reloadErrs), took.Round(time.Millisecond), sent, len(failures))
-	fmt.Printf("| manager | before | after | change |\n| --- | ---: | ---: | ---: |\n")
-	fmt.Printf("| goroutines | %.0f | %.0f | %+.0f |\n", before.goroutines, after.goroutines, after.goroutines-before.goroutines)
-	fmt.Printf("| open fds | %.0f | %.0f | %+.0f |\n", before.fds, after.fds, after.fds-before.fds)
-	fmt.Printf("| RSS (MiB) | %.1f | %.1f | %+.1f |\n\n", before.rss/(1<<20), after.rss/(1<<20), (after.rss-before.rss)/(1<<20))
+// report puts the soak's figures and targets in r.
+func report(r *benchkit.Report, o options, took time.Duration, sent int64, failures []string, reloadErrs []error, before, after stats) {
+	r.Notes = append(r.Notes, fmt.Sprintf("%d reloads in a row of 4 built-in instances (the shipped defaults) under load through nginx "+
+		"(%d keep-alive clients, GET and POST).", o.reloads, o.workers))
+	r.Tables = append(r.Tables, benchkit.Table{
+		Columns: []string{"reloads", "failed reloads", "time", "requests", "failed requests", "manager goroutines", "open fds", "RSS"},
+		Rows: [][]string{{strconv.Itoa(o.reloads), strconv.Itoa(len(reloadErrs)), fmt.Sprintf("%.1f s", took.Seconds()),
+			strconv.FormatInt(sent, 10), strconv.Itoa(len(failures)),
+			fmt.Sprintf("%.0f → %.0f", before.goroutines, after.goroutines), fmt.Sprintf("%.0f → %.0f", before.fds, after.fds),
+			fmt.Sprintf("%.1f → %.1f MiB", before.rss/(1<<20), after.rss/(1<<20))}},
+	})
+	r.Target(len(failures) == 0 && len(reloadErrs) == 0, "%d failed requests and %d failed reloads, target 0", len(failures), len(reloadErrs))
+	r.Target(after.goroutines <= before.goroutines && after.fds <= before.fds,
+		"manager goroutines %.0f → %.0f and fds %.0f → %.0f, target no growth", before.goroutines, after.goroutines, before.fds, after.fds)
 	for i, f := range failures {
 		if i == 10 {
-			fmt.Printf("... and %d more failures\n", len(failures)-10)
+			r.Notes = append(r.Notes, fmt.Sprintf("... and %d more failures", len(failures)-10))
 			break
 		}
-		fmt.Println("failed:", f)
+		r.Notes = append(r.Notes, "failed: "+f)
 	}
 	for _, err := range reloadErrs {
-		fmt.Println("reload failed:", err)
+		r.Notes = append(r.Notes, "reload failed: "+err.Error())
 	}
-	fmt.Printf("Load average: %s (2 shared cores). Command: `go -C bench run ./soak -reloads %d -workers %d`\n", benchkit.LoadAverage(), o.reloads, o.workers)
 }

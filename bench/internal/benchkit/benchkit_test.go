@@ -21,7 +21,7 @@ import (
 func TestParseWrkReadsWhatTheScriptPrints(t *testing.T) {
 	out := `Running 1s test @ http://127.0.0.1:1/
   2 threads and 4 connections
-summary 120 1 2 3 4 1500 9000
+summary 120 1 2 3 4 1500 9000 5 800 700
 duration 1002000
 status 200 100
 status 502 10
@@ -33,8 +33,8 @@ bucket 178000000001 50
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := WrkStats{Responses: 120, Errors: SocketErrors{1, 2, 3, 4}, Seconds: 1.002, P99Ms: 1.5, MaxMs: 9}
-	if s.Responses != want.Responses || s.Errors != want.Errors || s.Seconds != want.Seconds || s.P99Ms != want.P99Ms || s.MaxMs != want.MaxMs {
+	want := WrkStats{Responses: 120, Errors: SocketErrors{1, 2, 3, 4, 5}, Seconds: 1.002, P99Ms: 1.5, MaxMs: 9, MeanMs: 0.8, P50Ms: 0.7}
+	if s.Responses != want.Responses || s.Errors != want.Errors || s.Seconds != want.Seconds || s.P99Ms != want.P99Ms || s.MaxMs != want.MaxMs || s.MeanMs != want.MeanMs || s.P50Ms != want.P50Ms {
 		t.Errorf("got %+v, want %+v", s, want)
 	}
 	if s.Statuses[200] != 110 || s.Statuses[502] != 10 {
@@ -236,5 +236,22 @@ func TestNginxServesReloadsAndStops(t *testing.T) {
 	n.Stop()
 	if PortOpen(n.Port) {
 		t.Errorf("port %d still open after Stop", n.Port)
+	}
+}
+
+func TestWrkWithoutServedCountsNoResponseAndMeasuresLatency(t *testing.T) {
+	if err := Check(Wrk); err != nil {
+		t.Fatal(err)
+	}
+	s, err := RunWrk(context.Background(), WrkConfig{URL: hello(t).URL + "/", Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Responses == 0 || len(s.Statuses) != 0 || len(s.Buckets) != 0 || s.PerSecond() <= 0 || s.P50Ms <= 0 || s.MeanMs <= 0 {
+		t.Errorf("got %d responses (%.0f/s), statuses %v, %d buckets, p50 %.3f ms, mean %.3f ms; want responses and latency, nothing counted per response",
+			s.Responses, s.PerSecond(), s.Statuses, len(s.Buckets), s.P50Ms, s.MeanMs)
+	}
+	if !strings.HasPrefix(s.Command, Wrk.Path+" -t 1 -c 32 -d 1s") {
+		t.Errorf("command %q, want the defaults (1 thread, 32 connections)", s.Command)
 	}
 }
