@@ -41,8 +41,10 @@ type Proxy struct {
 var locationTmpl = template.Must(template.New("location").Parse(`location / {
 {{- template "proxy" .}}
     # A held POST (a long-poll) that a draining instance gives back, with
-    # 421 before doing anything with it, is sent again to another instance.
+    # 421 before doing anything with it, is sent again to another instance,
+    # and again if that one gives it back too (nginx stops after 10).
     proxy_intercept_errors on;
+    recursive_error_pages on;
     error_page {{.Handback}} = @{{.Name}}_handback;
 }
 location @{{.Name}}_handback {
