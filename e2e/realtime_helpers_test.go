@@ -85,8 +85,8 @@ func (a *realtimeApp) reload() time.Duration {
 // of a chat sees is in their figures.
 type echoClients struct {
 	mu        sync.Mutex
-	upgrades  int              // failed upgrades
-	drops     int              // ended without a close frame
+	upgrades  int         // failed upgrades
+	drops     int         // ended without a close frame
 	closes    map[int]int // close frames received, by code
 	closedAt  map[string][]time.Time
 	sent, got int

@@ -107,8 +107,8 @@ func (p *pollers) poll(base string, post bool) {
 }
 
 func (p *pollers) add(n *int, d int) { p.mu.Lock(); *n += d; p.mu.Unlock() }
-func (p *pollers) fail(s string)      { p.mu.Lock(); p.failures = append(p.failures, s); p.mu.Unlock() }
-func (p *pollers) held() int          { p.mu.Lock(); defer p.mu.Unlock(); return p.inFlight }
+func (p *pollers) fail(s string)     { p.mu.Lock(); p.failures = append(p.failures, s); p.mu.Unlock() }
+func (p *pollers) held() int         { p.mu.Lock(); defer p.mu.Unlock(); return p.inFlight }
 func (p *pollers) answered() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
