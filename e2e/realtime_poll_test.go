@@ -19,9 +19,9 @@ import (
 // Long-polls through exactly what `hellomgr nginx` prints, to a chat
 // shaped like Tornado's demos/chat (its POST /a/message/updates, and a GET
 // form), quiet room, both event-loop styles, across a reload: every held
-// poll of a replaced process is given back before any byte (a GET closed,
-// a POST answered 421) and nginx sends it to another instance, so no
-// client sees a failure; a message posted afterwards reaches every poller.
+// poll of a replaced process is given back before any byte of its answer
+// (421) and nginx sends it to another instance, so no client sees a
+// failure; a message posted afterwards reaches every poller.
 func TestRealtimeLongPollsSurviveAReload(t *testing.T) {
 	for _, loop := range []string{"asyncio", "ioloop"} {
 		t.Run(loop, func(t *testing.T) {

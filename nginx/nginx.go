@@ -108,9 +108,9 @@ var upstreamTmpl = template.Must(template.New("upstream").Parse(upgradeMap + `up
     # every port within 10s would leave it no server at all.
 {{- else}}
     # max_fails=0: connects are never refused here, so a failure nginx sees
-    # is a request cut during a swap (a held GET given back to be sent
-    # elsewhere); with the default max_fails=1 each would take its port out
-    # for 10s (fail_timeout), and a rollout would leave no server at all.
+    # is a request cut during a swap (by an app that does not give its held
+    # requests back); with the default max_fails=1 each would take its port
+    # out for 10s (fail_timeout), and a rollout would leave no server.
 {{- end}}
 {{- range .Groups}}
 {{- if .Comment}}

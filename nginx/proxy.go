@@ -12,13 +12,14 @@ import (
 // websocket or a held long-poll lives (nginx's default, 60s, cuts them).
 const DefaultReadTimeout = time.Hour
 
-// HandbackStatus is the status a draining instance answers a held
-// non-idempotent request (a long-poll POST) with, before doing anything
-// with it: the printed location sends such a request again, to another
-// instance, and the client never sees it. 421 is "Misdirected Request":
-// a server that cannot produce the response, which may be retried
-// elsewhere (RFC 9110, 15.5.20). Idempotent ones are simply closed before
-// any byte, and nginx's proxy_next_upstream passes them on.
+// HandbackStatus is the status a draining instance answers a held request
+// (a long-poll) with, before any byte of its own answer: the printed
+// location sends such a request again, to another instance, and the
+// client never sees it. 421 is "Misdirected Request": a server that
+// cannot produce the response, which may be retried elsewhere (RFC 9110,
+// 15.5.20). An error_page redirect, unlike proxy_next_upstream, starts
+// the count of servers tried afresh, so a quiet poll given back at every
+// port of a rollout, rollout after rollout, still finds a server.
 const HandbackStatus = 421
 
 // upgradeMap goes in the http block before the upstream: Connection is
@@ -40,9 +41,10 @@ type Proxy struct {
 
 var locationTmpl = template.Must(template.New("location").Parse(`location / {
 {{- template "proxy" .}}
-    # A held POST (a long-poll) that a draining instance gives back, with
-    # 421 before doing anything with it, is sent again to another instance,
-    # and again if that one gives it back too (nginx stops after 10).
+    # A held request (a long-poll, GET or POST) that a draining instance
+    # gives back, with 421 before any byte of its answer, is sent again to
+    # another instance, and again if that one gives it back too (nginx
+    # allows 10 such redirects per request).
     proxy_intercept_errors on;
     recursive_error_pages on;
     error_page {{.Handback}} = @{{.Name}}_handback;
@@ -65,9 +67,8 @@ location @{{.Name}}_handback {
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     # Quiet websockets and held long-polls live this long (proxy.read_timeout).
     proxy_read_timeout {{.Seconds}}s;
-    # nginx's default: a refused connect, or a GET an instance gave back
-    # before any byte, is passed to the next instance, whatever the method
-    # for a connect; a POST already sent is never sent twice.
+    # nginx's default: a refused connect is passed to the next instance,
+    # whatever the method; a POST already sent is never sent twice.
     proxy_next_upstream error timeout;
 {{- end}}`))
 

@@ -39,6 +39,7 @@ type options struct {
 	clients, pollers, quiet, reloads int
 	hold, interval                   time.Duration
 	phases                           string
+	keep                             bool
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.DurationVar(&o.hold, "hold", 10*time.Second, "how long the quiet phase holds its connections (the target: 5m)")
 	flag.DurationVar(&o.interval, "interval", 500*time.Millisecond, "time between two messages of one websocket")
 	flag.StringVar(&o.phases, "phases", "ws,poll,quiet", "phases to run, comma-separated")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (logs, nginx's error log) and say where")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -71,7 +73,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	if o.keep {
+		fmt.Println("work folder:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	bin, err := benchkit.Build(ctx, root, work)
 	if err != nil {
 		return err

@@ -20,23 +20,26 @@ from .websockets import Websockets
 
 log = logging.getLogger("hellomgr_tornado")
 
-# nginx passes a request it has sent to the next server only for these
-# methods (all but POST, LOCK and PATCH): closed before any byte, nginx
-# sends them elsewhere. The others are given back with 421, which the
-# location `hellomgr nginx` prints sends again (nginx/proxy.go).
-IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
+# A request given back is answered 421 before the app has written a byte
+# of it: the location `hellomgr nginx` prints sends it again to another
+# instance (nginx/proxy.go), whatever its method, through an error_page
+# redirect, which starts afresh nginx's count of servers tried. (Closing
+# the connection instead would let nginx resend a GET with its own
+# proxy_next_upstream, but only to as many servers as the upstream has: a
+# quiet poll given back at each port of a rollout runs out of them.)
 HANDBACK = b"HTTP/1.1 421 Misdirected Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class _Request:
     """One request on one connection, as the drain sees it."""
 
-    __slots__ = ("conn", "method", "answering", "close_after")
+    __slots__ = ("conn", "method", "path", "answering", "close_after", "late")
 
     def __init__(self, conn):
-        self.conn, self.method = conn, None
+        self.conn, self.method, self.path = conn, None, None
         self.answering = False  # a byte of the response is written
         self.close_after = False  # close the connection once the response is
+        self.late = False  # arrived once the drain had begun
 
 
 class DrainingHTTPServer(HTTPServer):
@@ -58,6 +61,7 @@ class DrainingHTTPServer(HTTPServer):
         self.websockets = Websockets()
         self.metrics = _metrics.Metrics(in_flight=lambda: len(self._busy), websockets=self.websockets.count)
         self._app = request_callback if isinstance(request_callback, tornado.web.Application) else None
+        self._metrics_path = metrics_path
         if self._app is not None:
             _metrics.install(self._app, self.metrics, metrics_path, on_request=self.websockets.on_request)
 
@@ -119,12 +123,22 @@ class DrainingHTTPServer(HTTPServer):
 
         conn.write_headers, conn.finish = watched_write_headers, watched_finish
 
-    def request_started(self, server_conn, req, method):
+    def request_started(self, server_conn, req, start_line):
         self._idle.pop(server_conn, None)
         self._busy[server_conn] = req
-        req.method = method
+        req.method, req.path = start_line.method, start_line.path
         if self.draining:
-            req.close_after = True
+            req.close_after = req.late = True
+
+    def hands_back_at_once(self, req):
+        """A request that arrives while draining (on a keep-alive
+        connection nginx had open) is given back as soon as it is read,
+        before the app sees it: it may be a long-poll, and held here it
+        would be given back at the grace, maybe to the next draining
+        instance, and so on along the rollout until nginx runs out of
+        servers to try. The app's own /metrics is served: a scrape is no
+        request nginx could resend."""
+        return req.late and self._app is not None and req.path.split("?", 1)[0] != self._metrics_path
 
     def on_close(self, server_conn):
         super().on_close(server_conn)
@@ -190,16 +204,13 @@ class DrainingHTTPServer(HTTPServer):
 
     def _hand_back(self, req):
         """Give a request that has no byte of its answer back to nginx:
-        closed, for a method nginx resends; answered 421, for the others.
-        The handler sees the connection close (on_connection_close)."""
+        answered 421, with Connection: close. The handler, if it runs,
+        sees the connection close (on_connection_close)."""
         stream = req.conn.stream
         if stream is None or stream.closed():
             return
         req.answering = True
         self.metrics.handed_back(req.method)
-        if req.method in IDEMPOTENT:
-            stream.close()
-            return
         try:
             stream.write(HANDBACK)
         except Exception:  # closed meanwhile
@@ -261,13 +272,18 @@ class _Watch(httputil.HTTPMessageDelegate):
         self.server, self.server_conn, self.req, self.delegate = server, server_conn, req, delegate
 
     def headers_received(self, start_line, headers):
-        self.server.request_started(self.server_conn, self.req, start_line.method)
+        self.server.request_started(self.server_conn, self.req, start_line)
         return self.delegate.headers_received(start_line, headers)
 
     def data_received(self, chunk):
         return self.delegate.data_received(chunk)
 
     def finish(self):
+        # The whole request is read: a late one goes back to nginx here,
+        # and its handler never runs, so that resending it is safe.
+        if self.server.hands_back_at_once(self.req):
+            self.server._hand_back(self.req)
+            return None
         return self.delegate.finish()
 
     def on_connection_close(self):

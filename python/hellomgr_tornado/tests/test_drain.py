@@ -1,6 +1,6 @@
 """The drain of a real app process, in both event-loop styles: websockets
 closed with the configured code, spread over stop.spread; held requests
-handed back before any byte (closed for a GET, 421 for a POST);
+handed back before any byte of their answer (421, which nginx resends);
 keep-alive connections closed after their next response; exit 0."""
 
 import asyncio
@@ -87,9 +87,33 @@ class DrainTest(unittest.TestCase):
             time.sleep(0.3)
             code, out = inst.stop()
             self.assertEqual(code, 0, out)
-            self.assertEqual(read_all(get), b"", "a held GET must be closed before any byte")
+            self.assertTrue(read_all(get).startswith(b"HTTP/1.1 421 "), "a held GET is given back with 421")
             self.assertTrue(read_all(post).startswith(b"HTTP/1.1 421 "), "a held POST is given back with 421")
             self.assertIn("handing back 2 held requests", out)
+        finally:
+            inst.close()
+
+    def test_late_requests_go_back_at_once(self):
+        inst = Instance("chat.py", "--loop=ioloop")
+        try:
+            conns = [http(inst.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(3)]
+            for c in conns:
+                self.assertIn(b"chat ", c.recv(4096))
+            inst.proc.send_signal(15)
+            time.sleep(0.3)  # draining, within the grace: the connections are still open
+            get, post, metrics = conns
+            get.sendall(b"GET /a/message/poll?cursor=x HTTP/1.1\r\nHost: x\r\n\r\n")
+            post.sendall(b"POST /a/message/new HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+                         b"Content-Type: application/x-www-form-urlencoded\r\n\r\nbody=x")
+            metrics.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            began = time.monotonic()
+            self.assertTrue(read_all(get).startswith(b"HTTP/1.1 421 "), "a GET arriving while draining goes back at once")
+            self.assertTrue(read_all(post).startswith(b"HTTP/1.1 421 "), "a POST arriving while draining is given back, unrun")
+            self.assertLess(time.monotonic() - began, 0.6, "given back at once, not at the grace")
+            answer = read_all(metrics)
+            self.assertIn(b"Connection: close", answer)
+            self.assertIn(b'hellomgr_tornado_handed_back_total{method="get"} 1', answer)
+            self.assertEqual(inst.proc.wait(15), 0, inst.output())
         finally:
             inst.close()
 
