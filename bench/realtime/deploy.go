@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -79,12 +80,22 @@ func (d *deployment) run(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// reload reloads and returns how long `hellomgr reload` took.
-func (d *deployment) reload(ctx context.Context) (time.Duration, error) {
+// reload reloads and returns how long `hellomgr reload` took, and the
+// sum of the times its new instances took to be ready (from its
+// progress lines): the rest is the wait for the last old one's drain.
+func (d *deployment) reload(ctx context.Context) (took, ready time.Duration, err error) {
 	began := time.Now()
-	_, err := d.run(ctx, "reload")
-	return time.Since(began), err
+	out, err := d.run(ctx, "reload")
+	took = time.Since(began)
+	for _, m := range readyIn.FindAllStringSubmatch(out, -1) {
+		if t, err := time.ParseDuration(m[1]); err == nil {
+			ready += t
+		}
+	}
+	return took, ready, err
 }
+
+var readyIn = regexp.MustCompile(`ready in ([0-9.]+[mµn]?s)`)
 
 // stop ends the deployment: hellomgr down (which stops every instance),
 // then nginx.

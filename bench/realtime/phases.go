@@ -25,14 +25,14 @@ func wsPhase(ctx context.Context, root, work, bin string, o options) error {
 		e.finish()
 		return err
 	}
-	var took []time.Duration
+	var took, ready []time.Duration
 	for range o.reloads {
-		t, err := d.reload(ctx)
+		t, r, err := d.reload(ctx)
 		if err != nil {
 			e.finish()
 			return err
 		}
-		took = append(took, t)
+		took, ready = append(took, t), append(ready, r)
 		time.Sleep(3 * time.Second) // the clients reconnect and echo again
 	}
 	e.finish()
@@ -46,6 +46,7 @@ func wsPhase(ctx context.Context, root, work, bin string, o options) error {
 	okSpread := len(sp) > 0 && sp[0] >= time.Second
 	figure(fmt.Sprintf("closes spread, per instance (%d instances)", len(sp)), spreadRange(sp), ">= 1s each", okSpread)
 	figure("reload of 4 ports", durations(took), fmt.Sprintf("<= 3s + spread (%s)", spread), allWithin(took, 3*time.Second+spread))
+	fmt.Printf("  %-48s %s\n", "of which new instances starting (4 in turn)", durations(ready))
 	for i, s := range e.errs {
 		if i == 5 {
 			fmt.Printf("  ... and %d more\n", len(e.errs)-5)
@@ -76,14 +77,14 @@ func pollPhase(ctx context.Context, root, work, bin string, o options) error {
 	if err := benchkit.WaitFor("every poll held", time.Minute, func() bool { h, _, _ := p.counts(); return h >= o.pollers }); err != nil {
 		return err
 	}
-	var took []time.Duration
+	var took, ready []time.Duration
 	for range o.reloads {
 		time.Sleep(time.Second)
-		t, err := d.reload(ctx)
+		t, r, err := d.reload(ctx)
 		if err != nil {
 			return err
 		}
-		took = append(took, t)
+		took, ready = append(took, t), append(ready, r)
 	}
 	time.Sleep(2 * time.Second)
 	if err := say(d.ports); err != nil {
@@ -95,6 +96,7 @@ func pollPhase(ctx context.Context, root, work, bin string, o options) error {
 	figure("failed polls", failed, "0", failed == 0)
 	fmt.Printf("  %-48s %d\n", "polls answered with the message", answered)
 	figure("reload of 4 ports", durations(took), "<= 5s", allWithin(took, 5*time.Second))
+	fmt.Printf("  %-48s %s\n", "of which new instances starting (4 in turn)", durations(ready))
 	for i, s := range p.failed {
 		if i == 5 {
 			break
