@@ -22,10 +22,16 @@ import (
 // poll of a replaced process is given back before any byte of its answer
 // (421) and nginx sends it to another instance, so no client sees a
 // failure; a message posted afterwards reaches every poller.
+// With proxy.hash (the chat keeps its room per process), a poll given
+// back goes to the same port, now served by its new process.
 func TestRealtimeLongPollsSurviveAReload(t *testing.T) {
-	for _, loop := range []string{"asyncio", "ioloop"} {
-		t.Run(loop, func(t *testing.T) {
-			a := startRealtime(t, "chat.py", loop, "")
+	for _, tc := range []struct{ name, loop, extra string }{
+		{"asyncio", "asyncio", ""},
+		{"ioloop", "ioloop", ""},
+		{"hash", "asyncio", "proxy:\n  hash: client_address\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startRealtime(t, "chat.py", tc.loop, tc.extra)
 			p := startPollers(a.url("http", ""), 40)
 			testnet.WaitFor(t, "every poll held", 30*time.Second, func() bool { return p.held() >= 40 })
 			time.Sleep(300 * time.Millisecond)
