@@ -27,6 +27,10 @@ var badConfigs = []struct {
 	{"second_document.yaml", `testdata/bad/second_document.yaml:2: a second YAML document starts here; a config is one document, remove the "---"`},
 	{"empty.yaml", `testdata/bad/empty.yaml:1: no ports configured; add e.g. ports: ["8001-8004"]`},
 	{"comments_only.yaml", `testdata/bad/comments_only.yaml:1: no ports configured; add e.g. ports: ["8001-8004"]`},
+	{"proxy_hash_unknown.yaml", `testdata/bad/proxy_hash_unknown.yaml:3: proxy.hash: want "client_address" or "cookie:NAME", got "ip"`},
+	{"proxy_hash_cookie.yaml", `testdata/bad/proxy_hash_cookie.yaml:3: proxy.hash: cookie name "my-session": want letters, digits and _ (nginx's $cookie_NAME), like cookie:session`},
+	{"stop_spread_too_long.yaml", `testdata/bad/stop_spread_too_long.yaml:4: stop.spread: 3s must be less than stop.timeout (3s): closes still spreading at the timeout are cut by SIGKILL`},
+	{"stop_close_code.yaml", `testdata/bad/stop_close_code.yaml:3: stop.close_code: want "1001" or "1012", got "1000"`},
 	{"top_level_list.yaml", `testdata/bad/top_level_list.yaml:1: want a mapping with keys ports, address, command, dir, env, ready, stop, restart, reload, logs, metrics, socket, proxy, nginx, liveness, limits, hooks, got a list`},
 
 	// Keys and types.
