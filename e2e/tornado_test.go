@@ -106,6 +106,7 @@ func TestTornadoIntegrationDrainsOnSIGTERM(t *testing.T) {
 	// waited for the process, so the output is complete.
 	t.Cleanup(func() { t.Logf("hello.py's output:\n%s", output.String()) })
 	cmd := exec.Command("/usr/bin/python3", "../examples/tornado/hello.py", "--port="+strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+tornadoPackage(t)) // hello.py imports python/hellomgr_tornado
 	cmd.Stdout, cmd.Stderr = &output, &output
 	exited := startApp(t, cmd)
 

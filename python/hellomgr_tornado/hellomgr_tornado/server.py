@@ -33,13 +33,12 @@ HANDBACK = b"HTTP/1.1 421 Misdirected Request\r\nContent-Length: 0\r\nConnection
 class _Request:
     """One request on one connection, as the drain sees it."""
 
-    __slots__ = ("conn", "method", "path", "answering", "close_after", "late")
+    __slots__ = ("conn", "method", "answering", "close_after")
 
     def __init__(self, conn):
-        self.conn, self.method, self.path = conn, None, None
+        self.conn, self.method = conn, None
         self.answering = False  # a byte of the response is written
         self.close_after = False  # close the connection once the response is
-        self.late = False  # arrived once the drain had begun
 
 
 class DrainingHTTPServer(HTTPServer):
@@ -61,7 +60,6 @@ class DrainingHTTPServer(HTTPServer):
         self.websockets = Websockets()
         self.metrics = _metrics.Metrics(in_flight=lambda: len(self._busy), websockets=self.websockets.count)
         self._app = request_callback if isinstance(request_callback, tornado.web.Application) else None
-        self._metrics_path = metrics_path
         if self._app is not None:
             _metrics.install(self._app, self.metrics, metrics_path, on_request=self.websockets.on_request)
 
@@ -126,19 +124,9 @@ class DrainingHTTPServer(HTTPServer):
     def request_started(self, server_conn, req, start_line):
         self._idle.pop(server_conn, None)
         self._busy[server_conn] = req
-        req.method, req.path = start_line.method, start_line.path
+        req.method = start_line.method
         if self.draining:
-            req.close_after = req.late = True
-
-    def hands_back_at_once(self, req):
-        """A request that arrives while draining (on a keep-alive
-        connection nginx had open) is given back as soon as it is read,
-        before the app sees it: it may be a long-poll, and held here it
-        would be given back at the grace, maybe to the next draining
-        instance, and so on along the rollout until nginx runs out of
-        servers to try. The app's own /metrics is served: a scrape is no
-        request nginx could resend."""
-        return req.late and self._app is not None and req.path.split("?", 1)[0] != self._metrics_path
+            req.close_after = True
 
     def on_close(self, server_conn):
         super().on_close(server_conn)
@@ -279,11 +267,6 @@ class _Watch(httputil.HTTPMessageDelegate):
         return self.delegate.data_received(chunk)
 
     def finish(self):
-        # The whole request is read: a late one goes back to nginx here,
-        # and its handler never runs, so that resending it is safe.
-        if self.server.hands_back_at_once(self.req):
-            self.server._hand_back(self.req)
-            return None
         return self.delegate.finish()
 
     def on_connection_close(self):

@@ -93,26 +93,17 @@ class DrainTest(unittest.TestCase):
         finally:
             inst.close()
 
-    def test_late_requests_go_back_at_once(self):
+    def test_late_requests_are_served_then_closed(self):
         inst = Instance("chat.py", "--loop=ioloop")
         try:
-            conns = [http(inst.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(3)]
-            for c in conns:
-                self.assertIn(b"chat ", c.recv(4096))
+            conn = http(inst.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b"chat ", conn.recv(4096))
             inst.proc.send_signal(15)
-            time.sleep(0.3)  # draining, within the grace: the connections are still open
-            get, post, metrics = conns
-            get.sendall(b"GET /a/message/poll?cursor=x HTTP/1.1\r\nHost: x\r\n\r\n")
-            post.sendall(b"POST /a/message/new HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
-                         b"Content-Type: application/x-www-form-urlencoded\r\n\r\nbody=x")
-            metrics.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            began = time.monotonic()
-            self.assertTrue(read_all(get).startswith(b"HTTP/1.1 421 "), "a GET arriving while draining goes back at once")
-            self.assertTrue(read_all(post).startswith(b"HTTP/1.1 421 "), "a POST arriving while draining is given back, unrun")
-            self.assertLess(time.monotonic() - began, 0.6, "given back at once, not at the grace")
-            answer = read_all(metrics)
+            time.sleep(0.3)  # draining, within the grace: the connection is still open
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = read_all(conn)
             self.assertIn(b"Connection: close", answer)
-            self.assertIn(b'hellomgr_tornado_handed_back_total{method="get"} 1', answer)
+            self.assertIn(b"chat ", answer)
             self.assertEqual(inst.proc.wait(15), 0, inst.output())
         finally:
             inst.close()
