@@ -29,7 +29,7 @@ class Instance:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(notify_path)
         self.notify.settimeout(15)
-        full_env = dict(os.environ, PYTHONPATH=PACKAGE, LISTEN_FDS="1", NOTIFY_SOCKET=notify_path,
+        full_env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE, os.environ.get("PYTHONPATH")])), LISTEN_FDS="1", NOTIFY_SOCKET=notify_path,
                         HELLOMGR_STOP_TIMEOUT="5", HELLOMGR_STOP_SPREAD="1", HELLOMGR_CLOSE_CODE="1012")
         full_env.update(env or {})
         self.log = open(os.path.join(self.dir, "log"), "w+")
