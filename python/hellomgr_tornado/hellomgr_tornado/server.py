@@ -33,12 +33,13 @@ HANDBACK = b"HTTP/1.1 421 Misdirected Request\r\nContent-Length: 0\r\nConnection
 class _Request:
     """One request on one connection, as the drain sees it."""
 
-    __slots__ = ("conn", "method", "answering", "close_after")
+    __slots__ = ("conn", "method", "answering", "close_after", "upgrade_late")
 
     def __init__(self, conn):
         self.conn, self.method = conn, None
         self.answering = False  # a byte of the response is written
         self.close_after = False  # close the connection once the response is
+        self.upgrade_late = False  # a websocket handshake that arrived while draining
 
 
 class DrainingHTTPServer(HTTPServer):
@@ -121,12 +122,15 @@ class DrainingHTTPServer(HTTPServer):
 
         conn.write_headers, conn.finish = watched_write_headers, watched_finish
 
-    def request_started(self, server_conn, req, start_line):
+    def request_started(self, server_conn, req, start_line, headers):
         self._idle.pop(server_conn, None)
         self._busy[server_conn] = req
         req.method = start_line.method
         if self.draining:
             req.close_after = True
+            # A websocket opened here now would only be closed again: it
+            # goes back to nginx, to open on another instance.
+            req.upgrade_late = headers.get("Upgrade", "").lower() == "websocket"
 
     def on_close(self, server_conn):
         super().on_close(server_conn)
@@ -260,13 +264,16 @@ class _Watch(httputil.HTTPMessageDelegate):
         self.server, self.server_conn, self.req, self.delegate = server, server_conn, req, delegate
 
     def headers_received(self, start_line, headers):
-        self.server.request_started(self.server_conn, self.req, start_line)
+        self.server.request_started(self.server_conn, self.req, start_line, headers)
         return self.delegate.headers_received(start_line, headers)
 
     def data_received(self, chunk):
         return self.delegate.data_received(chunk)
 
     def finish(self):
+        if self.req.upgrade_late:  # the handler never runs
+            self.server._hand_back(self.req)
+            return None
         return self.delegate.finish()
 
     def on_connection_close(self):

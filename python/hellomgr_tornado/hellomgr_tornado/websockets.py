@@ -54,9 +54,9 @@ class Websockets:
             if delay > 0:
                 await asyncio.sleep(delay)
             _close(h, code)
-        for h in self.open():
-            _close(h, code)
         while self.count() and loop.time() < until:
+            for h in self.open():  # any opened meanwhile, too
+                _close(h, code)
             await asyncio.sleep(0.05)
         return self.count()
 

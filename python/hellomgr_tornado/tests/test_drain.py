@@ -108,6 +108,20 @@ class DrainTest(unittest.TestCase):
         finally:
             inst.close()
 
+    def test_late_websocket_handshake_goes_back(self):
+        inst = Instance("echo.py", "--loop=asyncio")
+        try:
+            conn = http(inst.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b"echo ", conn.recv(4096))
+            inst.proc.send_signal(15)
+            time.sleep(0.3)
+            conn.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            self.assertTrue(read_all(conn).startswith(b"HTTP/1.1 421 "), "a handshake while draining goes back to nginx")
+            self.assertEqual(inst.proc.wait(15), 0, inst.output())
+        finally:
+            inst.close()
+
     def test_hand_back_ioloop(self):
         self.hand_back("ioloop")
 
