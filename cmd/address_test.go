@@ -64,7 +64,7 @@ func TestAddressBindsProbesAndPrintsOneAddress(t *testing.T) {
 
 	out := e.mustRun("nginx")
 	for _, port := range e.ports {
-		if want := fmt.Sprintf("server 127.0.0.2:%d;", port); !strings.Contains(out, want) {
+		if want := fmt.Sprintf("server 127.0.0.2:%d max_fails=0;", port); !strings.Contains(out, want) {
 			t.Errorf("nginx: no %q in\n%s", want, out)
 		}
 	}
@@ -80,14 +80,14 @@ func TestNginxAcrossHosts(t *testing.T) {
 	var want []string
 	for _, host := range []string{"10.213.1.2", "10.213.2.2"} {
 		for _, port := range slices.Sorted(slices.Values(e.ports)) {
-			line := fmt.Sprintf("    server %s:%d", host, port)
+			line := fmt.Sprintf("    server %s:%d max_fails=0", host, port)
 			if host == "10.213.2.2" {
 				line += " down"
 			}
 			want = append(want, line+";")
 		}
 	}
-	if !strings.HasPrefix(out, "upstream hellomgr {\n") || !containsInOrder(out, want) || !strings.Contains(out, "keepalive 32;") || strings.Contains(out, "location") {
+	if !strings.Contains(out, "\nupstream hellomgr {\n") || !containsInOrder(out, want) || !strings.Contains(out, "keepalive 32;") || strings.Contains(out, "location") {
 		t.Errorf("got\n%s\nwant an upstream block alone with, in order,\n%s", out, strings.Join(want, "\n"))
 	}
 

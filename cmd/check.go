@@ -43,7 +43,8 @@ func runCheck(ctx context.Context, cf *configFlag, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%s: ok, %d ports, %s\n", cfg.File, len(cfg.Ports), describeCommand(cfg))
 	printSwap(out, cfg)
-	printHealth(out, cfg) // liveness and limits.memory: health.go
+	printHealth(out, cfg)   // liveness and limits.memory: health.go
+	printRealtime(out, cfg) // websockets and long-polls: realtime.go
 	if err := manager.CheckPaths(cfg); err != nil {
 		return err
 	}

@@ -116,11 +116,11 @@ func TestConfigFromEnvironment(t *testing.T) {
 	t.Setenv(configEnv, fromEnv.configPath())
 	t.Chdir(t.TempDir()) // no ./config.yaml to fall back on
 	out, errOut, code := execute("nginx")
-	if want := fmt.Sprintf("server 127.0.0.1:%d;", fromEnv.ports[0]); code != 0 || !strings.Contains(out, want) {
+	if want := fmt.Sprintf("server 127.0.0.1:%d max_fails=0;", fromEnv.ports[0]); code != 0 || !strings.Contains(out, want) {
 		t.Errorf("nginx with %s set: exit %d, stderr %q, output without %q:\n%s", configEnv, code, errOut, want, out)
 	}
 	out, _, _ = execute("nginx", "-c", fromFlag.configPath())
-	if want := fmt.Sprintf("server 127.0.0.1:%d;", fromFlag.ports[0]); !strings.Contains(out, want) {
+	if want := fmt.Sprintf("server 127.0.0.1:%d max_fails=0;", fromFlag.ports[0]); !strings.Contains(out, want) {
 		t.Errorf("nginx -c with %s set: output without %q:\n%s", configEnv, want, out)
 	}
 }

@@ -34,6 +34,16 @@ connect never takes a port out of rotation. With an nginx: section, it is an
 include of nginx.upstream_file, which hellomgr writes and rewrites at every
 rollout to take each port out before stopping it.
 
+For long-lived connections: websocket upgrades pass (the map of
+$connection_upgrade goes in the http block, with the upstream), quiet
+websockets and long-polls live proxy.read_timeout (1h by default), every
+server has max_fails=0 (a request cut during a swap never takes a port out),
+and a held POST that a draining instance gives back with 421 is sent again
+to another instance (the named location). proxy.hash prints a consistent
+hash upstream (client address or a cookie) for an app that keeps state per
+process. --upstream NAME names the upstream, so that two configs share one
+nginx.
+
 Several machines behind one nginx: run the same ports and settings on each
 (with address: set to each machine's own address, which nginx reaches), and
 give every machine's address with --host, once each. The upstream then lists
@@ -57,6 +67,7 @@ time:
 	c.Flags().StringArrayVar(&o.hosts, "host", nil, "a machine running this config, by the address nginx reaches it at (repeat for each machine)")
 	c.Flags().StringArrayVar(&o.down, "down", nil, "a machine (one of --host) whose servers are marked down (repeatable)")
 	c.Flags().BoolVar(&o.upstreamOnly, "upstream-only", false, "print the upstream block alone, for a file nginx includes")
+	c.Flags().StringVar(&o.name, "upstream", "", "the upstream's name (default hellomgr, or nginx.upstream), so that two configs share one nginx")
 	return c
 }
 
@@ -64,6 +75,7 @@ time:
 type nginxOpts struct {
 	hosts, down  []string
 	upstreamOnly bool
+	name         string // --upstream
 }
 
 // run prints the http part for the config and, unless --upstream-only,
@@ -73,7 +85,11 @@ func (o nginxOpts) run(cf *configFlag, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	up, err := o.upstream(cfg)
+	name, err := o.upstreamName(cfg)
+	if err != nil {
+		return err
+	}
+	up, err := o.upstream(cfg, name)
 	if err != nil {
 		return err
 	}
@@ -81,14 +97,14 @@ func (o nginxOpts) run(cf *configFlag, out io.Writer) error {
 		_, err := out.Write(up)
 		return err
 	}
-	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, nginx.Location(upstreamName(cfg)))
+	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, nginx.Proxy{Name: name, ReadTimeout: cfg.Proxy.ReadTimeout}.Location())
 	return nil
 }
 
 // upstream is the http part for cfg: the include of the file hellomgr
 // writes (an nginx: section, one machine, the whole output), or the
 // upstream block over the machines named.
-func (o nginxOpts) upstream(cfg *config.Config) ([]byte, error) {
+func (o nginxOpts) upstream(cfg *config.Config, name string) ([]byte, error) {
 	hosts := o.hosts
 	if len(hosts) == 0 {
 		if cfg.Nginx != nil && !o.upstreamOnly && len(o.down) == 0 {
@@ -103,7 +119,7 @@ func (o nginxOpts) upstream(cfg *config.Config) ([]byte, error) {
 		}
 		down[d] = true
 	}
-	u := nginx.Upstream{Name: upstreamName(cfg), Refusing: manager.SwapOf(cfg).RefusesConnects()}
+	u := nginx.Upstream{Name: name, Refusing: manager.SwapOf(cfg).RefusesConnects(), Hash: cfg.Proxy.Hash}
 	if len(o.hosts) == 0 {
 		u.Host, u.Ports = hosts[0], cfg.Ports
 		if down[hosts[0]] {
@@ -148,8 +164,26 @@ func httpPart(cfg *config.Config) string {
 		return fmt.Sprintf("# hellomgr writes this file: the upstream %s, rewritten at every rollout.\ninclude %s;\n",
 			cfg.Nginx.Upstream, cfg.Nginx.UpstreamFile)
 	}
-	u := nginx.Upstream{Name: upstreamName(cfg), Host: cfg.InstanceHost(), Ports: cfg.Ports, Refusing: manager.SwapOf(cfg).RefusesConnects()}
+	u := nginx.Upstream{Name: upstreamName(cfg), Host: cfg.InstanceHost(), Ports: cfg.Ports, Refusing: manager.SwapOf(cfg).RefusesConnects(), Hash: cfg.Proxy.Hash}
 	return string(u.Render())
+}
+
+var upstreamNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// upstreamName is --upstream, or the config's name for the upstream. With
+// an nginx: section the name is nginx.upstream, in the file hellomgr
+// writes: another would print a location for an upstream nginx lacks.
+func (o nginxOpts) upstreamName(cfg *config.Config) (string, error) {
+	if o.name == "" {
+		return upstreamName(cfg), nil
+	}
+	if !upstreamNameRE.MatchString(o.name) {
+		return "", usageError{fmt.Errorf("--upstream %q: not a valid nginx upstream name (letters, digits, _, . and -)", o.name)}
+	}
+	if cfg.Nginx != nil && o.name != cfg.Nginx.Upstream {
+		return "", usageError{fmt.Errorf("--upstream %s: %s has an nginx: section, whose upstream file names it %s; set nginx.upstream: %s there instead", o.name, cfg.File, cfg.Nginx.Upstream, o.name)}
+	}
+	return o.name, nil
 }
 
 func upstreamName(cfg *config.Config) string {

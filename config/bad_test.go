@@ -27,7 +27,11 @@ var badConfigs = []struct {
 	{"second_document.yaml", `testdata/bad/second_document.yaml:2: a second YAML document starts here; a config is one document, remove the "---"`},
 	{"empty.yaml", `testdata/bad/empty.yaml:1: no ports configured; add e.g. ports: ["8001-8004"]`},
 	{"comments_only.yaml", `testdata/bad/comments_only.yaml:1: no ports configured; add e.g. ports: ["8001-8004"]`},
-	{"top_level_list.yaml", `testdata/bad/top_level_list.yaml:1: want a mapping with keys ports, address, command, dir, env, ready, stop, restart, reload, logs, metrics, socket, nginx, liveness, limits, hooks, got a list`},
+	{"proxy_hash_unknown.yaml", `testdata/bad/proxy_hash_unknown.yaml:3: proxy.hash: want "client_address" or "cookie:NAME", got "ip"`},
+	{"proxy_hash_cookie.yaml", `testdata/bad/proxy_hash_cookie.yaml:3: proxy.hash: cookie name "my-session": want letters, digits and _ (nginx's $cookie_NAME), like cookie:session`},
+	{"stop_spread_too_long.yaml", `testdata/bad/stop_spread_too_long.yaml:4: stop.spread: 3s must be less than stop.timeout (3s): closes still spreading at the timeout are cut by SIGKILL`},
+	{"stop_close_code.yaml", `testdata/bad/stop_close_code.yaml:3: stop.close_code: want "1001" or "1012", got "1000"`},
+	{"top_level_list.yaml", `testdata/bad/top_level_list.yaml:1: want a mapping with keys ports, address, command, dir, env, ready, stop, restart, reload, logs, metrics, socket, proxy, nginx, liveness, limits, hooks, got a list`},
 
 	// Keys and types.
 	{"unknown_key.yaml", `testdata/bad/unknown_key.yaml:3: unknown key "comand" (did you mean "command"?)`},
@@ -40,7 +44,7 @@ testdata/bad/unknown_key_misplaced.yaml:5: ready: unknown key "stop" (a top-leve
 	{"type_duration_list.yaml", `testdata/bad/type_duration_list.yaml:4: ready.timeout: want a duration like "10s", got a list`},
 	{"type_ports_mapping.yaml", `testdata/bad/type_ports_mapping.yaml:2: ports: want a list like [8001, "8002-8004"], got a mapping`},
 	{"type_section_scalar.yaml", `testdata/bad/type_section_scalar.yaml:2: ready: want a mapping with keys http, tcp, timeout, interval, notify, got "/health"
-testdata/bad/type_section_scalar.yaml:3: stop: want a mapping with keys signal, timeout, got "yes"`},
+testdata/bad/type_section_scalar.yaml:3: stop: want a mapping with keys signal, timeout, spread, close_code, got "yes"`},
 	{"type_int.yaml", `testdata/bad/type_int.yaml:3: restart.max_tries: want a whole number, got "ten"
 testdata/bad/type_int.yaml:5: reload.max_unavailable: want a whole number, got 1.5`},
 	{"type_bool.yaml", `testdata/bad/type_bool.yaml:3: ready.tcp: want true or false, got "yes"`},

@@ -18,6 +18,7 @@ func (p *parser) finish() {
 	p.checkBackoff()
 	p.checkSocket()
 	p.checkMetricsPort()
+	p.checkSpread()
 	if !p.given("nginx") {
 		p.c.Nginx = nil
 	}

@@ -54,6 +54,10 @@ type Config struct {
 	// StateDir holds the pid file and, by default, the socket (.hellomgr).
 	StateDir string
 
+	// Proxy is how `hellomgr nginx` prints the location and upstream
+	// (key `proxy`); it never makes hellomgr touch nginx.
+	Proxy Proxy
+
 	// Nginx is nil unless the file has an `nginx:` section.
 	Nginx *Nginx
 
@@ -89,6 +93,14 @@ type Ready struct {
 type Stop struct {
 	Signal  syscall.Signal // `stop.signal`, default SIGTERM ("TERM", "SIGTERM", "INT", ... accepted)
 	Timeout time.Duration  // `stop.timeout`, default 10s; then SIGKILL to the process group
+	// Spread is `stop.spread`, default 2s: an app that drains itself
+	// spreads the close frames of its websockets over this long, so their
+	// reconnects arrive at a bounded rate (HAProxy's close-spread-time).
+	// Less than Timeout. Passed to the instance as HELLOMGR_STOP_SPREAD.
+	Spread time.Duration
+	// CloseCode is `stop.close_code`, 1001 (going away) or 1012 (service
+	// restart, the default): the websocket close code sent on a drain.
+	CloseCode int
 }
 
 // Restart is the backoff for instances that exit when not asked to (key `restart`).

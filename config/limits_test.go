@@ -68,7 +68,7 @@ func TestProblemsAreCappedAtTwenty(t *testing.T) {
 	lines := strings.Split(err.Error(), "\n")
 	want := []string{
 		"config.yaml:2: metrics.address: port 8001 is also in ports",
-		`config.yaml:3: unknown key "k0" (want one of ports, address, command, dir, env, ready, stop, restart, reload, logs, metrics, socket, nginx, liveness, limits, hooks)`,
+		`config.yaml:3: unknown key "k0" (want one of ports, address, command, dir, env, ready, stop, restart, reload, logs, metrics, socket, proxy, nginx, liveness, limits, hooks)`,
 	}
 	if len(lines) != 21 || lines[0] != want[0] || lines[1] != want[1] {
 		t.Fatalf("got %d lines, starting\n%s\nwant 21, starting\n%s", len(lines), strings.Join(lines[:min(3, len(lines))], "\n"), strings.Join(want, "\n"))

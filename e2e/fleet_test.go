@@ -277,7 +277,7 @@ func checkUpstreamAllIn(t *testing.T, ngx *fleetNginx, hosts []*fleetHost) {
 	text := readFile(ngx.upstreamFile)
 	for _, h := range hosts {
 		for port := 8001; port <= 8004; port++ {
-			if line := fmt.Sprintf("server %s:%d;", h.addr, port); !strings.Contains(text, line) {
+			if line := fmt.Sprintf("server %s:%d max_fails=0;", h.addr, port); !strings.Contains(text, line) {
 				t.Errorf("upstream file lacks %q:\n%s", line, text)
 			}
 		}

@@ -140,7 +140,7 @@ func TestHaltedRolloutLeavesNothingDown(t *testing.T) {
 	}
 	checkNothingDown(t, upstreamFile)
 	for _, p := range ports {
-		if !strings.Contains(readFile(upstreamFile), fmt.Sprintf("server 127.0.0.1:%d;", p)) {
+		if !strings.Contains(readFile(upstreamFile), fmt.Sprintf("server 127.0.0.1:%d max_fails=0;", p)) {
 			t.Errorf("upstream file lacks port %d:\n%s", p, readFile(upstreamFile))
 		}
 	}

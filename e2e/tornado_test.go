@@ -51,9 +51,10 @@ func TestTornadoIntegrationReloadBehindNginx(t *testing.T) {
 		t.Fatalf("examples/tornado/hello.py has %s %d times, want 2 (GET and POST)", helloLine, n)
 	}
 	d.write("hello.py", app)
-	d.write("hellomgr_tornado.py", readTornadoExample(t, "hellomgr_tornado.py"))
 	d.write("config.yaml", fmt.Sprintf(`ports: %s
 command: [/usr/bin/python3, hello.py, "--port={port}"]
+env:
+  PYTHONPATH: `+tornadoPackage(t)+`
 reload:
   handoff: socket
 ready:
@@ -66,7 +67,7 @@ metrics:
 	for _, p := range ports {
 		fmt.Fprintf(&servers, "        server 127.0.0.1:%d;\n", p) // nginx's default max_fails=1 fail_timeout=10s
 	}
-	ngx := startNginx(t, "    upstream app {\n"+servers.String()+"        keepalive 32;\n    }", nginx.Location("app"))
+	ngx := startNginx(t, "    map $http_upgrade $connection_upgrade { default upgrade; \"\" \"\"; }\n    upstream app {\n"+servers.String()+"        keepalive 32;\n    }", nginx.Location("app"))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", ngx.Port)
 
 	for i, keepAlive := range []bool{true, false} {
@@ -105,6 +106,7 @@ func TestTornadoIntegrationDrainsOnSIGTERM(t *testing.T) {
 	// waited for the process, so the output is complete.
 	t.Cleanup(func() { t.Logf("hello.py's output:\n%s", output.String()) })
 	cmd := exec.Command("/usr/bin/python3", "../examples/tornado/hello.py", "--port="+strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+tornadoPackage(t)) // hello.py imports python/hellomgr_tornado
 	cmd.Stdout, cmd.Stderr = &output, &output
 	exited := startApp(t, cmd)
 

@@ -19,7 +19,7 @@ import (
 
 // upstream is cfg's nginx upstream for ports, with down marked down.
 func upstream(cfg *config.Config, ports, down []int) nginx.Upstream {
-	u := nginx.Upstream{Name: cfg.Nginx.Upstream, Host: cfg.InstanceHost(), Ports: ports, Down: map[int]bool{}, Refusing: SwapOf(cfg).RefusesConnects()}
+	u := nginx.Upstream{Name: cfg.Nginx.Upstream, Host: cfg.InstanceHost(), Ports: ports, Down: map[int]bool{}, Refusing: SwapOf(cfg).RefusesConnects(), Hash: cfg.Proxy.Hash}
 	for _, p := range down {
 		u.Down[p] = true
 	}

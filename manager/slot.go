@@ -113,6 +113,7 @@ func childEnv(cfg *config.Config, port int) []string {
 		}
 		env = append(env, kv)
 	}
+	env = append(env, cfg.DrainEnv()...) // stop.timeout, stop.spread, stop.close_code: python/hellomgr_tornado
 	env = append(env, cfg.Env...)
 	return append(env, "PORT="+strconv.Itoa(port))
 }

@@ -78,7 +78,7 @@ func (s Swap) How() string {
 		if s.builtIn {
 			return "each port's new process starts beside the old one on the same socket, and the old one drains once the new one says READY=1"
 		}
-		return "each port's new process starts beside the old one on the same socket, and the old one is stopped once the new one says READY=1; no request fails if the app finishes its requests on SIGTERM (examples/tornado/hellomgr_tornado.py does)"
+		return "each port's new process starts beside the old one on the same socket, and the old one is stopped once the new one says READY=1; no request fails if the app finishes its requests on SIGTERM (python/hellomgr_tornado does)"
 	case SwapHandoff:
 		return stopped + ", then the new one starts on the same socket: connects wait in its queue, none is refused"
 	}
@@ -94,7 +94,7 @@ func (s Swap) Warning() string {
 	case s.Kind == SwapHandoff && s.builtIn:
 		return ""
 	case s.Kind == SwapHandoff:
-		return "POSTs the old process holds when it is stopped fail with 502 (nginx retries GETs) unless the app finishes them on SIGTERM; to fix, make it drain and say READY=1, and set ready.notify: true (examples/tornado/hellomgr_tornado.py does both for Tornado)"
+		return "POSTs the old process holds when it is stopped fail with 502 (nginx retries GETs) unless the app finishes them on SIGTERM; to fix, make it drain and say READY=1, and set ready.notify: true (python/hellomgr_tornado does both for Tornado)"
 	case s.builtIn:
 		return "behind an upstream with nginx's default max_fails=1 (not the max_fails=0 one `hellomgr nginx` prints), one refused connect takes a port out for 10 s and a rollout fails every request once all ports are out; to fix, remove reload.handoff: none"
 	}

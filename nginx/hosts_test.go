@@ -7,10 +7,10 @@ import (
 
 func TestUpstreamOnOneAddress(t *testing.T) {
 	for host, want := range map[string]string{
-		"":           "server 127.0.0.1:8001;",
-		"0.0.0.0":    "server 127.0.0.1:8001;",
-		"10.213.1.2": "server 10.213.1.2:8001;",
-		"2001:db8::": "server [2001:db8::]:8001;",
+		"":           "server 127.0.0.1:8001 max_fails=0;",
+		"0.0.0.0":    "server 127.0.0.1:8001 max_fails=0;",
+		"10.213.1.2": "server 10.213.1.2:8001 max_fails=0;",
+		"2001:db8::": "server [2001:db8::]:8001 max_fails=0;",
 	} {
 		if text := string(Upstream{Name: "app", Host: host, Ports: []int{8001}}.Render()); !strings.Contains(text, want) {
 			t.Errorf("host %q: upstream block lacks %q:\n%s", host, want, text)
@@ -23,7 +23,7 @@ func TestUpstreamAcrossHosts(t *testing.T) {
 		{Addr: "10.213.1.2", Ports: []int{8001, 8002}},
 		{Addr: "10.213.2.2", Ports: []int{8001, 8002}, Down: true},
 	}}
-	want := `upstream app {
+	want := upgradeMap + `upstream app {
     # max_fails=0: a port refuses connects while its process restarts
     # (reload.handoff: none). nginx passes a refused connect, and a GET or
     # HEAD that fails, to the next server; with the default max_fails=1 it

@@ -31,9 +31,12 @@ type Upstream struct {
 	// running the same ports, and replaces Host, Ports and Down: one
 	// upstream for one nginx in front of them all.
 	Hosts []Host
-	// Refusing: a port refuses connects while its process restarts, so
-	// each server gets max_fails=0 (see upstreamTmpl).
+	// Refusing: a port refuses connects while its process restarts (see
+	// upstreamTmpl). Every server gets max_fails=0 either way.
 	Refusing bool
+	// Hash is config's proxy.hash: "" (round robin), "client_address" or
+	// "cookie:NAME", for apps that keep state per process.
+	Hash string
 }
 
 // Host is one machine's instances in an upstream across machines.
@@ -90,20 +93,31 @@ func hostPort(host string, port int) string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-var upstreamTmpl = template.Must(template.New("upstream").Parse(`upstream {{.Name}} {
+var upstreamTmpl = template.Must(template.New("upstream").Parse(upgradeMap + `upstream {{.Name}} {
+{{- with .HashKey}}
+    # proxy.hash: one client, one instance, for an app that keeps state per
+    # process. consistent: a port marked down or gone moves only its own
+    # clients.
+    hash {{.}} consistent;
+{{- end}}
 {{- if .Refusing}}
     # max_fails=0: a port refuses connects while its process restarts
     # (reload.handoff: none). nginx passes a refused connect, and a GET or
     # HEAD that fails, to the next server; with the default max_fails=1 it
     # would also take the port out for 10s (fail_timeout), and a rollout of
     # every port within 10s would leave it no server at all.
+{{- else}}
+    # max_fails=0: connects are never refused here, so a failure nginx sees
+    # is a request cut during a swap (by an app that does not give its held
+    # requests back); with the default max_fails=1 each would take its port
+    # out for 10s (fail_timeout), and a rollout would leave no server.
 {{- end}}
 {{- range .Groups}}
 {{- if .Comment}}
     # {{.Comment}}
 {{- end}}
 {{- range .Servers}}
-    server {{.Addr}}{{if $.Refusing}} max_fails=0{{end}}{{if .Down}} down{{end}};
+    server {{.Addr}} max_fails=0{{if .Down}} down{{end}};
 {{- end}}
 {{- end}}
     # Idle connections each nginx worker keeps open to the instances.
@@ -119,28 +133,15 @@ func (u Upstream) Render() []byte {
 	var b bytes.Buffer
 	upstreamTmpl.Execute(&b, struct {
 		Upstream
-		Groups []group
-	}{u, u.groups()})
+		Groups  []group
+		HashKey string
+	}{u, u.groups(), hashKey(u.Hash)})
 	return b.Bytes()
 }
 
-// Location returns a location block that proxies to the upstream with
-// keep-alive, as `hellomgr nginx` prints it.
-func Location(name string) string {
-	return fmt.Sprintf(`location / {
-    proxy_pass http://%s;
-    # Keep-alive to the instances: HTTP/1.1 and no "Connection: close".
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_set_header Host $host;
-    proxy_set_header X-Real-IP $remote_addr;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    # nginx's default: a refused connect is passed to the next instance,
-    # whatever the method; a POST already sent is never sent twice.
-    proxy_next_upstream error timeout;
-}
-`, name)
-}
+// Location returns the location block `hellomgr nginx` prints for the
+// upstream name, with the default read timeout (Proxy.Location).
+func Location(name string) string { return Proxy{Name: name}.Location() }
 
 // WriteFile writes the upstream block to path atomically (a temporary file
 // renamed over it), so nginx never reads half a file. It replaces only a

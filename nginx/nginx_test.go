@@ -10,7 +10,7 @@ import (
 
 func TestUpstreamMarksDownPortsAndKeepsAlive(t *testing.T) {
 	text := string(Upstream{Name: "app", Ports: []int{8001, 8002}, Down: map[int]bool{8002: true}}.Render())
-	for _, want := range []string{"upstream app {", "server 127.0.0.1:8001;", "server 127.0.0.1:8002 down;", "keepalive 32;"} {
+	for _, want := range []string{"upstream app {", "server 127.0.0.1:8001 max_fails=0;", "server 127.0.0.1:8002 max_fails=0 down;", "keepalive 32;", "map $http_upgrade $connection_upgrade {"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("upstream block lacks %q:\n%s", want, text)
 		}

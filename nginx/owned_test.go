@@ -64,7 +64,7 @@ func TestWriteFileReplacesItsOwnFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(path)
-		if want := fmt.Sprintf("server 127.0.0.1:%d;", port); !strings.Contains(string(b), want) || !strings.HasPrefix(string(b), Header+"\n") {
+		if want := fmt.Sprintf("server 127.0.0.1:%d max_fails=0;", port); !strings.Contains(string(b), want) || !strings.HasPrefix(string(b), Header+"\n") {
 			t.Errorf("after writing port %d:\n%s", port, b)
 		}
 	}

@@ -61,11 +61,7 @@ func (d *deployment) setUp(root string, maxFails int) error {
 		return err
 	}
 	// hello.py imports the drain integration beside it.
-	integration, err := os.ReadFile(filepath.Join(root, "examples", "tornado", "hellomgr_tornado.py"))
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(d.path("hellomgr_tornado.py"), integration, 0o644); err != nil {
+	if err := benchkit.CopyTornadoPackage(root, d.path(".")); err != nil {
 		return err
 	}
 	ports, err := benchkit.FreePorts(5)

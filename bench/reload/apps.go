@@ -96,14 +96,17 @@ var apps = []app{
 		served: pythonServed,
 	},
 	{
-		// The seed with hellomgr_tornado.py: it takes the socket, says
+		// The seed with hellomgr_tornado: it takes the socket, says
 		// READY=1 and drains itself.
-		name: "tornado-integrated", label: "Tornado seed + hellomgr_tornado.py", fronts: []front{printed},
+		name: "tornado-integrated", label: "Tornado seed + hellomgr_tornado", fronts: []front{printed},
 		needs:   []benchkit.Tool{benchkit.Tornado},
-		sources: []string{"examples/tornado/hello.py", "examples/tornado/hellomgr_tornado.py"},
+		sources: []string{"examples/tornado/hello.py"},
 		edit:    tornadoEdit("hello.py"),
 		config: func(*deployment, int) string {
+			root, _ := benchkit.ModuleRoot() // hello.py imports python/hellomgr_tornado
 			return `command: [/usr/bin/python3, hello.py, "--port={port}"]
+env:
+  PYTHONPATH: ` + strconv.Quote(benchkit.TornadoPackage(root)) + `
 reload:
   handoff: socket
 ready:

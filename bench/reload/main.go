@@ -11,7 +11,7 @@
 // change, so its reload is checked by every pid being replaced); the same
 // server spelled out as `command: [hellomgr, serve, ..., --message, ...]`
 // with no reload or ready keys; the seed's Tornado app as written
-// (examples/tornado/seed.py); the seed with hellomgr_tornado.py, which
+// (examples/tornado/seed.py); the seed with hellomgr_tornado, which
 // takes the socket, says READY=1 and drains itself (examples/tornado/
 // hello.py, with `handoff: socket` and `ready.notify`); and a plain
 // http.server app (examples/plain/app.py). The code change is the answer

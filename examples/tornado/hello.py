@@ -9,8 +9,11 @@ app.listen(options.port) became hellomgr_tornado.listen(app, options.port).
 That makes the server accept on the listening socket hellomgr passes (fd 3,
 LISTEN_FDS=1), say READY=1 once it serves, and drain on SIGTERM (stop
 accepting, finish what it holds, close each keep-alive connection after its
-next response), so that a reload never fails a request. Run by hand, it
-binds the port itself, as before.
+next response, give held requests back to nginx, close websockets with a
+close frame), so that a reload never fails a request. Run by hand, it
+binds the port itself, as before. hellomgr_tornado is the package in
+python/hellomgr_tornado (see its README.md: pip install it into a
+virtualenv, or set PYTHONPATH as config.yaml does).
 """
 
 import tornado.ioloop
