@@ -1,6 +1,6 @@
 # coding:utf-8
 """The chaos run's Tornado instance: the seed's hello app served through
-examples/tornado/hellomgr_tornado.py (socket handoff, READY=1, drain on
+python/hellomgr_tornado (socket handoff, READY=1, drain on
 SIGTERM), which also writes numbered lines to stdout, so that the run can
 tell a line hellomgr lost from one never written.
 

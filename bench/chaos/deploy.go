@@ -88,7 +88,7 @@ ready:
 reload:
   handoff: socket
 `, app)
-		text = strings.Replace(text, "env:\n", fmt.Sprintf("env:\n  PYTHONPATH: %q\n", filepath.Join(root, "examples", "tornado")), 1)
+		text = strings.Replace(text, "env:\n", fmt.Sprintf("env:\n  PYTHONPATH: %q\n", benchkit.TornadoPackage(root)), 1)
 	}
 	return os.WriteFile(m.config(), []byte(text), 0o644)
 }

@@ -1,5 +1,5 @@
 // Command chaos runs real instances (the built-in `hellomgr serve`, and
-// a Tornado app through examples/tornado/hellomgr_tornado.py) under two
+// a Tornado app through python/hellomgr_tornado) under two
 // managers, each behind a real nginx configured with what `hellomgr
 // nginx` prints, under keep-alive GET and POST load, and injects faults
 // drawn from a seeded source for -duration: kill -9 of an instance and of

@@ -35,15 +35,16 @@ func newSide(root, name, bin string) (*side, error) {
 		return nil, err
 	}
 	s := &side{name: name, dir: dir, bin: bin}
-	for _, f := range []string{"hello.py", "hellomgr_tornado.py"} {
-		b, err := os.ReadFile(filepath.Join(root, "examples", "tornado", f))
-		if err == nil {
-			err = os.WriteFile(s.path(f), b, 0o644)
-		}
-		if err != nil {
-			s.close()
-			return nil, err
-		}
+	b, err := os.ReadFile(filepath.Join(root, "examples", "tornado", "hello.py"))
+	if err == nil {
+		err = os.WriteFile(s.path("hello.py"), b, 0o644)
+	}
+	if err == nil {
+		err = benchkit.CopyTornadoPackage(root, s.dir) // beside hello.py, which imports it
+	}
+	if err != nil {
+		s.close()
+		return nil, err
 	}
 	ports, err := benchkit.FreePorts(5)
 	if err == nil {
