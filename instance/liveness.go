@@ -6,12 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/hellomgr/hellomgr/cgroup"
-	"github.com/hellomgr/hellomgr/proc"
 )
 
 // Liveness is the probe of a ready instance: off when Interval is 0.
@@ -166,70 +164,4 @@ func (i *Instance) CountReplacement(prev map[string]uint64, reason, cause string
 	defer i.mu.Unlock()
 	i.status.addRestarts(prev, reason)
 	i.status.LastError = cause
-}
-
-// started is called on the runner's goroutine once a process has been
-// spawned: it counts the process among those of its shared socket, holds
-// its /proc/PID/stat open for status and the metrics (proc.Hold), and
-// puts the memory limit on its cgroup where the kernel can enforce it.
-func (r *runner) started(p Process) {
-	sharers.add(r.i.spec.Listener, 1)
-	r.releaseStat = proc.Hold(p.PID())
-	if r.i.spec.MemoryLimit > 0 {
-		limitCgroupMemory(groupOf(p), r.i.spec.MemoryLimit, r.i.log)
-	}
-}
-
-// ended is called on the runner's goroutine when the process with pid
-// (0: one that never started) has exited.
-func (r *runner) ended(pid int) {
-	r.unwatch()
-	if r.releaseStat != nil {
-		r.releaseStat()
-		r.releaseStat = nil
-	}
-	if pid > 0 {
-		sharers.add(r.i.spec.Listener, -1)
-	}
-}
-
-// restarting tells Spec.OnRestart that the instance is restarted after
-// the process pid exited unasked (reason: exited, crashed, killed,
-// not-ready).
-func (r *runner) restarting(pid int, reason string) {
-	if r.i.spec.OnRestart != nil {
-		r.i.spec.OnRestart(r.i, pid, reason)
-	}
-}
-
-// sharers counts, for each listening socket handed to instances, the
-// processes started with it that have not exited yet: the processes of one
-// port, the old and the new one side by side during a swap.
-var sharers = &socketSharers{n: map[*os.File]int{}}
-
-type socketSharers struct {
-	mu sync.Mutex
-	n  map[*os.File]int
-}
-
-func (s *socketSharers) add(f *os.File, d int) {
-	if f == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.n[f] += d; s.n[f] <= 0 {
-		delete(s.n, f)
-	}
-}
-
-// count returns how many processes run on f; 0 for nil (no handoff: each
-// process binds the port itself, and a swap never overlaps).
-func (s *socketSharers) count(f *os.File) int {
-	if f == nil {
-		return 0
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n[f]
 }
