@@ -2,10 +2,11 @@
 #   make up     build hellomgr and run `hellomgr up` on the shipped config.yaml
 #   make test   install what the tests run (nginx, Prometheus, wrk, Tornado)
 #               and run every test, end-to-end ones included
+#   make package .deb and .rpm under dist/ (packaging/build.sh, docs/packages.md)
 
 GO ?= go
 
-.PHONY: up build test deps
+.PHONY: up build test deps package
 up: build
 	./hellomgr up -c config.yaml
 
@@ -21,3 +22,10 @@ test: deps
 	$(GO) test -race -count=1 -timeout 15m ./...
 	# The benches are a module of their own (bench/go.mod): their tests too.
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The Tornado integration the packages ship (a module file or a package
+# folder), and where they go.
+TORNADO_MODULE ?= examples/tornado/hellomgr_tornado.py
+DIST ?= dist
+package:
+	GO=$(GO) DIST=$(DIST) TORNADO_MODULE=$(TORNADO_MODULE) ./packaging/build.sh
