@@ -28,4 +28,4 @@ test: deps
 TORNADO_MODULE ?= examples/tornado/hellomgr_tornado.py
 DIST ?= dist
 package:
-	GO=$(GO) DIST=$(DIST) TORNADO_MODULE=$(TORNADO_MODULE) ./packaging/build.sh
+	GO=$(GO) DIST=$(DIST) PKG_VERSION=$(PKG_VERSION) TORNADO_MODULE=$(TORNADO_MODULE) ./packaging/build.sh
