@@ -11,6 +11,7 @@
 package statuspage
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"net/http"
@@ -59,16 +60,30 @@ func securityHeaders(h http.Header) {
 	h.Set("Cache-Control", "no-store")
 }
 
+// index serves the page with the first status in it, as a JSON data
+// block (no script runs from it: the policy allows none inline), so that
+// the first render needs no second request.
 func (p *page) index(w http.ResponseWriter, r *http.Request) {
-	b, err := assets.ReadFile("assets/index.html")
+	initial, err := json.Marshal(p.view(time.Now()))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	// json.Marshal escapes <, > and &, so the data cannot end the block.
+	block := append(append([]byte(`<script type="application/json" id="initial">`), initial...), "</script>"...)
 	securityHeaders(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(b)
+	w.Write(bytes.Replace(indexHTML, []byte("<!--INITIAL-->"), block, 1))
 }
+
+// indexHTML is the page, with <!--INITIAL--> where the first status goes.
+var indexHTML = func() []byte {
+	b, err := assets.ReadFile("assets/index.html")
+	if err != nil || !bytes.Contains(b, []byte("<!--INITIAL-->")) {
+		panic("statuspage: assets/index.html is missing or has no <!--INITIAL-->")
+	}
+	return b
+}()
 
 // assetTypes are the files GET /statuspage/ serves, and their types.
 var assetTypes = map[string]string{
@@ -89,7 +104,18 @@ func (p *page) asset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *page) status(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
+	b, err := json.Marshal(p.view(time.Now()))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	securityHeaders(w.Header())
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// view is what the page shows now.
+func (p *page) view(now time.Time) view {
 	report := p.src.Report()
 	v := view{
 		Time:     now.UnixMilli(),
@@ -100,12 +126,5 @@ func (p *page) status(w http.ResponseWriter, r *http.Request) {
 	for i, in := range report.Instances {
 		v.Ports[i] = newPortView(in)
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	securityHeaders(w.Header())
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	return v
 }

@@ -66,14 +66,15 @@ func run(ctx context.Context, o options) error {
 	defer d.close()
 	url := "http://" + d.metrics + "/"
 
-	renders, err := firstRenders(ctx, url, o.renders, o.ports)
+	cold, renders, err := firstRenders(ctx, url, o.renders, o.ports)
 	if err != nil {
 		return err
 	}
-	slices.Sort(renders)
-	median := renders[len(renders)/2]
-	fmt.Printf("first render at %d ports: median %.0f ms, slowest %.0f ms of %d loads %s\n",
-		o.ports, median, renders[len(renders)-1], len(renders), verdict(median < 200, "target: under 200 ms"))
+	median := medianOf(renders, func(r firstRender) float64 { return r.Render })
+	fmt.Printf("first render at %d ports, ms from navigation start: median %.0f of %d loads (page's files loaded: %.0f) %s\n",
+		o.ports, median, len(renders), medianOf(renders, func(r firstRender) float64 { return r.Loaded }),
+		verdict(median < 200, "target: under 200 ms"))
+	fmt.Printf("  in a browser just started (its renderer starting too): %.0f (page's files loaded: %.0f)\n", cold.Render, cold.Loaded)
 
 	idle, err := managerCPU(d.pid, o.window)
 	if err != nil {
@@ -107,24 +108,54 @@ func verdict(met bool, target string) string {
 	return "(" + target + ": NOT met)"
 }
 
-// firstRenders opens the page n times, each in a new Chromium, and
-// returns each first render's time from navigation start, in ms.
-func firstRenders(ctx context.Context, url string, n, ports int) ([]float64, error) {
-	var out []float64
-	for range n {
-		b, err := openPage(ctx, url, ports)
-		if err != nil {
-			return nil, err
-		}
-		var ms float64
-		err = b.Eval(ctx, "window.statusPage.firstRenderMs", &ms)
-		b.Close()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ms)
+// firstRender is where one page load's first render went, in ms from
+// navigation start: the page's own files loaded (DOMContentLoaded; the
+// first status comes in the page), the first data drawn.
+type firstRender struct {
+	Loaded float64 `json:"loaded"`
+	Render float64 `json:"render"`
+}
+
+const firstRenderJS = `({loaded: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+	render: window.statusPage.firstRenderMs})`
+
+// firstRenders opens the page in a new Chromium, then loads it again n
+// times in that browser (as a user's running browser would open it: a
+// new browser's first page also waits for its renderer to start) and
+// returns each load's figures, the new browser's first load apart.
+func firstRenders(ctx context.Context, url string, n, ports int) (cold firstRender, warm []firstRender, err error) {
+	b, err := openPage(ctx, url, ports)
+	if err != nil {
+		return cold, nil, err
 	}
-	return out, nil
+	defer b.Close()
+	if err := b.Eval(ctx, firstRenderJS, &cold); err != nil {
+		return cold, nil, err
+	}
+	for range n {
+		if err := b.Eval(ctx, "window.hmReloading = true; location.reload()", nil); err != nil {
+			return cold, nil, err
+		}
+		if err := waitDrawn(ctx, b, ports); err != nil {
+			return cold, nil, err
+		}
+		var r firstRender
+		if err := b.Eval(ctx, firstRenderJS, &r); err != nil {
+			return cold, nil, err
+		}
+		warm = append(warm, r)
+	}
+	return cold, warm, nil
+}
+
+// medianOf is the median of one field of the loads.
+func medianOf(rs []firstRender, field func(firstRender) float64) float64 {
+	xs := make([]float64, len(rs))
+	for i, r := range rs {
+		xs[i] = field(r)
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // openPage starts Chromium on url and waits until the page has drawn
@@ -134,12 +165,20 @@ func openPage(ctx context.Context, url string, ports int) (*cdp.Browser, error) 
 	if err != nil {
 		return nil, err
 	}
-	expr := "window.statusPage && window.statusPage.renders > 0 ? document.querySelectorAll('#rows tr').length : 0"
-	if err := waitEval(ctx, b, expr, func(v int) bool { return v == ports }); err != nil {
+	if err := waitDrawn(ctx, b, ports); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("the page never drew %d ports: %w", ports, err)
+		return nil, err
 	}
 	return b, nil
+}
+
+// waitDrawn waits until the page has drawn every port.
+func waitDrawn(ctx context.Context, b *cdp.Browser, ports int) error {
+	expr := "!window.hmReloading && window.statusPage && window.statusPage.renders > 0 ? document.querySelectorAll('#rows tr').length : 0"
+	if err := waitEval(ctx, b, expr, func(v int) bool { return v == ports }); err != nil {
+		return fmt.Errorf("the page never drew %d ports: %w", ports, err)
+	}
+	return nil
 }
 
 func waitEval[T any](ctx context.Context, b *cdp.Browser, expr string, cond func(T) bool) error {

@@ -89,10 +89,12 @@ function cpuRate(entry, p, t) {
 // watched, from 30 s up to the 5-minute window, newest on the right; the
 // scale runs from 0 to the largest value (at least floor).
 function drawChart(canvas, hist, values, t, floor) {
+  // One point draws no line: the first render leaves the canvases
+  // untouched, which saves it a 2D context for each of them.
+  if (hist.t.length < 2) return;
   const ctx = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height;
   ctx.clearRect(0, 0, w, h);
-  if (!hist.t.length) return;
   const span = Math.min(WINDOW_MS, Math.max(30000, t - hist.t[0]));
   let top = floor || 0;
   for (const v of values) if (v != null && v > top) top = v;
@@ -210,4 +212,12 @@ async function poll() {
   setTimeout(poll, POLL_MS);
 }
 
-poll();
+// The page comes with the first status in it (statuspage.go, index), so
+// the first render waits for no request; the polls follow.
+const initial = document.getElementById("initial");
+if (initial) {
+  render(JSON.parse(initial.textContent));
+  setTimeout(poll, POLL_MS);
+} else {
+  poll();
+}
