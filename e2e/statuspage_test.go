@@ -183,4 +183,3 @@ func all[T any](xs []T, f func(T) bool) bool {
 	}
 	return true
 }
-

@@ -71,10 +71,10 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	median := medianOf(renders, func(r firstRender) float64 { return r.Render })
-	fmt.Printf("first render at %d ports, ms from navigation start: median %.0f of %d loads (page's files loaded: %.0f) %s\n",
+	fmt.Printf("first render at %d ports, ms from navigation start: median %.0f of %d loads (DOMContentLoaded: %.0f) %s\n",
 		o.ports, median, len(renders), medianOf(renders, func(r firstRender) float64 { return r.Loaded }),
 		verdict(median < 200, "target: under 200 ms"))
-	fmt.Printf("  in a browser just started (its renderer starting too): %.0f (page's files loaded: %.0f)\n", cold.Render, cold.Loaded)
+	fmt.Printf("  in a browser just started (its renderer starting too): %.0f (DOMContentLoaded: %.0f)\n", cold.Render, cold.Loaded)
 
 	idle, err := managerCPU(d.pid, o.window)
 	if err != nil {
