@@ -41,6 +41,12 @@ func TestPackageInstallUpgradeRemove(t *testing.T) {
 		if body, err := testnet.Get(p); err != nil || body != "Hello Itcast!" {
 			t.Fatalf("port %d after up from the package: got %q, %v; want Hello Itcast!", p, body, err)
 		}
+		if _, err := os.Stat(r.path("/var/log/hellomgr/" + strconv.Itoa(p) + ".log")); err != nil {
+			t.Errorf("port %d: no log where the packaged config puts it: %v", p, err)
+		}
+	}
+	if fi, err := os.Stat(r.path("/var/lib/hellomgr/hellomgr.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("no control socket at /var/lib/hellomgr/hellomgr.sock: %v", err)
 	}
 
 	manager, before := r.managerPID(), r.pids()
