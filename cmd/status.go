@@ -82,7 +82,7 @@ func printTable(out io.Writer, r control.Report) {
 		line += ", hellomgr " + r.Version
 	}
 	if r.MetricsAddr != "" {
-		line += fmt.Sprintf(", metrics on http://%s/metrics", r.MetricsAddr)
+		line += fmt.Sprintf(", metrics on http://%s/metrics, status page http://%s/", r.MetricsAddr, r.MetricsAddr)
 	}
 	fmt.Fprintln(w, line)
 	if r.UpgradeErr != "" {

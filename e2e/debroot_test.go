@@ -138,6 +138,18 @@ func (r *debRoot) mustRun(argv ...string) string {
 	return r.mustRunAs("", argv...)
 }
 
+// mustRunHost runs argv outside the root (rpm --root), with a deadline.
+func (r *debRoot) mustRunHost(argv ...string) string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("%v: %v\n%s", argv, err, out)
+	}
+	return string(out)
+}
+
 // processes lists the pids of the processes whose root is this root.
 func (r *debRoot) processes() []int {
 	entries, _ := os.ReadDir("/proc")

@@ -16,42 +16,80 @@ import (
 
 // The packages as an operator uses them: `make package` builds a .deb and
 // an .rpm that lintian and rpmlint pass; in a clean Debian root (made by
-// debootstrap, cached in debRootCache) dpkg -i installs the .deb, the
-// installed unit verifies, `hellomgr up -c /etc/hellomgr/config.yaml`
-// serves as the packaged user, a newer .deb installed over the running
-// manager hands it over to the new binary (same manager and instance
-// pids, no failed request), and dpkg -r leaves no process.
+// debootstrap, cached in debRootCache), each installs (dpkg -i; rpm -i
+// from outside, with --nodeps: the root's rpm database knows nothing of
+// Debian's packages), the installed unit verifies, `hellomgr up -c
+// /etc/hellomgr/config.yaml` serves as the packaged user, a newer package
+// installed over the running manager hands it over to the new binary
+// (same manager and instance pids, no failed request), and removing it
+// leaves no process.
 func TestPackageInstallUpgradeRemove(t *testing.T) {
 	need(t, "/usr/sbin/debootstrap", "debootstrap")
 	need(t, "/usr/sbin/chroot", "coreutils")
 	need(t, "/usr/bin/lintian", "lintian")
 	need(t, "/usr/bin/rpmlint", "rpmlint")
+	need(t, "/usr/bin/rpm", "rpm")
 	dist := t.TempDir()
-	oldDeb, rpm := buildPackage(t, filepath.Join(dist, "1"), "0.1.0+e2e1")
-	newDeb, _ := buildPackage(t, filepath.Join(dist, "2"), "0.1.0+e2e2")
-	lintPackages(t, oldDeb, rpm)
+	oldDeb, oldRPM := buildPackage(t, filepath.Join(dist, "1"), "0.1.0+e2e1")
+	newDeb, newRPM := buildPackage(t, filepath.Join(dist, "2"), "0.1.0+e2e2")
+	lintPackages(t, oldDeb, oldRPM)
+	t.Run("deb", func(t *testing.T) { debPackager.exercise(t, oldDeb, newDeb) })
+	t.Run("rpm", func(t *testing.T) { rpmPackager.exercise(t, oldRPM, newRPM) })
+}
 
+// packager is how one format is installed, upgraded and removed in a
+// root, and where its files differ.
+type packager struct {
+	install, upgrade, remove func(r *debRoot, file string) string
+	version                  func(r *debRoot) string
+	conffiles                func(r *debRoot) string
+	unitDir, zshDir          string
+	python                   string           // the PYTHONPATH the Tornado module needs, if any
+	purge                    func(r *debRoot) // nil: the format has none
+}
+
+var debPackager = packager{
+	install: func(r *debRoot, f string) string { return r.mustRun("dpkg", "-i", r.copyIn(f)) },
+	upgrade: func(r *debRoot, f string) string { return r.mustRun("dpkg", "-i", r.copyIn(f)) },
+	remove:  func(r *debRoot, _ string) string { return r.mustRun("dpkg", "-r", "hellomgr") },
+	version: func(r *debRoot) string { return r.mustRun("dpkg-query", "-W", "-f", "${Version}", "hellomgr") },
+	conffiles: func(r *debRoot) string {
+		return r.mustRun("dpkg-query", "-W", "-f", "${Conffiles}", "hellomgr")
+	},
+	// No PYTHONPATH: the module is where Debian's python3 looks.
+	unitDir: "/lib/systemd/system", zshDir: "/usr/share/zsh/vendor-completions",
+	purge: func(r *debRoot) { r.mustRun("dpkg", "--purge", "hellomgr") },
+}
+
+var rpmPackager = packager{
+	install: func(r *debRoot, f string) string { return r.mustRunHost("rpm", "--root", r.dir, "-i", "--nodeps", f) },
+	upgrade: func(r *debRoot, f string) string { return r.mustRunHost("rpm", "--root", r.dir, "-U", "--nodeps", f) },
+	remove: func(r *debRoot, _ string) string {
+		return r.mustRunHost("rpm", "--root", r.dir, "-e", "--nodeps", "hellomgr")
+	},
+	version: func(r *debRoot) string {
+		return r.mustRunHost("rpm", "--root", r.dir, "-q", "--qf", "%{VERSION}", "hellomgr")
+	},
+	conffiles: func(r *debRoot) string {
+		return r.mustRunHost("rpm", "--root", r.dir, "-q", "--configfiles", "hellomgr")
+	},
+	unitDir: "/usr/lib/systemd/system", zshDir: "/usr/share/zsh/site-functions", python: "/usr/share/hellomgr/python",
+}
+
+// exercise installs oldFile in a new root, runs the manager from it,
+// upgrades to newFile under requests and removes the package.
+func (pk packager) exercise(t *testing.T, oldFile, newFile string) {
 	r := newDebRoot(t)
-	r.mustRun("dpkg", "-i", r.copyIn(oldDeb))
-	r.checkInstalled()
+	pk.install(r, oldFile)
+	pk.checkInstalled(r)
 	ports := testnet.FreePorts(t, 4)
 	r.setPorts(ports, testnet.FreePorts(t, 1)[0])
 	r.mustRunAs("hellomgr", "/usr/bin/hellomgr", "up", "-d", "-c", "/etc/hellomgr/config.yaml")
-	for _, p := range ports {
-		if body, err := testnet.Get(p); err != nil || body != "Hello Itcast!" {
-			t.Fatalf("port %d after up from the package: got %q, %v; want Hello Itcast!", p, body, err)
-		}
-		if _, err := os.Stat(r.path("/var/log/hellomgr/" + strconv.Itoa(p) + ".log")); err != nil {
-			t.Errorf("port %d: no log where the packaged config puts it: %v", p, err)
-		}
-	}
-	if fi, err := os.Stat(r.path("/var/lib/hellomgr/hellomgr.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
-		t.Errorf("no control socket at /var/lib/hellomgr/hellomgr.sock: %v", err)
-	}
+	r.checkServes(ports)
 
 	manager, before := r.managerPID(), r.pids()
 	load := hammerDirectly(ports)
-	out := r.mustRun("dpkg", "-i", r.copyIn(newDeb))
+	out := pk.upgrade(r, newFile)
 	testnet.WaitFor(t, "requests after the upgrade", 30*time.Second, func() bool { return load.ok.Load() > 200 })
 	load.halt()
 	if n := load.failed.Load(); n > 0 {
@@ -67,22 +105,43 @@ func TestPackageInstallUpgradeRemove(t *testing.T) {
 		}
 	}
 	r.checkRunsInstalledBinary(manager, out)
-	if v := r.mustRun("dpkg-query", "-W", "-f", "${Version}", "hellomgr"); v != "0.1.0+e2e2" {
+	if v := pk.version(r); !strings.HasPrefix(v, "0.1.0+e2e2") {
 		t.Errorf("installed version %q after the upgrade, want 0.1.0+e2e2", v)
 	}
 
-	r.mustRun("dpkg", "-r", "hellomgr")
-	testnet.WaitFor(t, "no process left in the root after dpkg -r", 30*time.Second, func() bool { return len(r.processes()) == 0 })
+	pk.remove(r, newFile)
+	testnet.WaitFor(t, "no process left in the root after the package's removal", 30*time.Second, func() bool { return len(r.processes()) == 0 })
 	for _, p := range ports {
 		if testnet.PortOpen(p) {
-			t.Errorf("port %d still open after dpkg -r", p)
+			t.Errorf("port %d still open after the package's removal", p)
 		}
 	}
-	r.mustRun("dpkg", "--purge", "hellomgr")
+	if pk.purge == nil {
+		return
+	}
+	pk.purge(r)
 	for _, dir := range []string{"/var/lib/hellomgr", "/var/log/hellomgr", "/etc/hellomgr"} {
 		if _, err := os.Stat(r.path(dir)); err == nil {
-			t.Errorf("%s still there after dpkg --purge", dir)
+			t.Errorf("%s still there after the purge", dir)
 		}
+	}
+}
+
+// checkServes checks every port answers, with its log and the control
+// socket where the packaged config puts them.
+func (r *debRoot) checkServes(ports []int) {
+	t := r.t
+	t.Helper()
+	for _, p := range ports {
+		if body, err := testnet.Get(p); err != nil || body != "Hello Itcast!" {
+			t.Fatalf("port %d after up from the package: got %q, %v; want Hello Itcast!", p, body, err)
+		}
+		if _, err := os.Stat(r.path("/var/log/hellomgr/" + strconv.Itoa(p) + ".log")); err != nil {
+			t.Errorf("port %d: no log where the packaged config puts it: %v", p, err)
+		}
+	}
+	if fi, err := os.Stat(r.path("/var/lib/hellomgr/hellomgr.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("no control socket at /var/lib/hellomgr/hellomgr.sock: %v", err)
 	}
 }
 
@@ -119,28 +178,30 @@ func lintPackages(t *testing.T, deb, rpm string) {
 }
 
 // checkInstalled checks what the first install left: the files where
-// Debian looks for them, the user, the service enabled, the unit valid on
-// the installed system, and the Tornado module importable by python3.
-func (r *debRoot) checkInstalled() {
+// the system looks for them, the user, the service enabled, the unit
+// valid on the installed system, and the Tornado module importable by
+// python3.
+func (pk packager) checkInstalled(r *debRoot) {
 	t := r.t
 	t.Helper()
 	for _, f := range []string{
-		"/usr/bin/hellomgr", "/lib/systemd/system/hellomgr.service", "/etc/hellomgr/config.yaml",
+		"/usr/bin/hellomgr", pk.unitDir + "/hellomgr.service", "/etc/hellomgr/config.yaml",
 		"/usr/share/man/man1/hellomgr.1.gz", "/usr/share/man/man1/hellomgr-up.1.gz",
-		"/usr/share/bash-completion/completions/hellomgr", "/usr/share/zsh/vendor-completions/_hellomgr",
+		"/usr/share/bash-completion/completions/hellomgr", pk.zshDir + "/_hellomgr",
 		"/usr/share/fish/vendor_completions.d/hellomgr.fish",
 		"/usr/lib/sysusers.d/hellomgr.conf", "/usr/lib/tmpfiles.d/hellomgr.conf",
 	} {
 		if _, err := os.Stat(r.path(f)); err != nil {
-			t.Errorf("after dpkg -i: %v", err)
+			t.Errorf("after the install: %v", err)
 		}
 	}
-	// Enabled: the link deb-systemd-helper makes for WantedBy=.
+	// Enabled: the link systemctl or deb-systemd-helper makes for
+	// WantedBy= (Debian 12's /lib is /usr/lib).
 	wants := "/etc/systemd/system/multi-user.target.wants/hellomgr.service"
-	if to, err := os.Readlink(r.path(wants)); err != nil || to != "/lib/systemd/system/hellomgr.service" {
-		t.Errorf("after dpkg -i: %s -> %q, %v; want a link to the unit (enabled)", wants, to, err)
+	if to, err := os.Readlink(r.path(wants)); err != nil || !strings.HasSuffix(to, "/lib/systemd/system/hellomgr.service") {
+		t.Errorf("after the install: %s -> %q, %v; want a link to the unit (enabled)", wants, to, err)
 	}
-	if out := r.mustRun("dpkg-query", "-W", "-f", "${Conffiles}", "hellomgr"); !strings.Contains(out, "/etc/hellomgr/config.yaml") {
+	if out := pk.conffiles(r); !strings.Contains(out, "/etc/hellomgr/config.yaml") {
 		t.Errorf("conffiles %q, want /etc/hellomgr/config.yaml", out)
 	}
 	if out := r.mustRun("getent", "passwd", "hellomgr"); !strings.Contains(out, "/usr/sbin/nologin") {
@@ -150,7 +211,7 @@ func (r *debRoot) checkInstalled() {
 	if out, err := r.run("systemd-analyze", "verify", "--man=no", "hellomgr.service"); err != nil || out != "" {
 		t.Errorf("systemd-analyze verify hellomgr.service in the root: %v\n%s", err, out)
 	}
-	if out, err := r.run("python3", "-c", "import hellomgr_tornado"); err != nil {
+	if out, err := r.run("env", "PYTHONPATH="+pk.python, "python3", "-c", "import hellomgr_tornado"); err != nil {
 		t.Errorf("python3 -c 'import hellomgr_tornado' in the root: %v\n%s", err, out)
 	}
 }
