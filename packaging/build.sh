@@ -30,12 +30,20 @@ export STAGE=$DIST/stage
 rm -rf "$STAGE"
 mkdir -p "$STAGE/man" "$STAGE/completion" "$STAGE/python"
 
+# The programs are built into a cache folder of their own: go build
+# leaves an up-to-date output as it is, so a second build of the same
+# commit (another version, another DIST) links nothing again.
+tools=${HELLOMGR_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hellomgr-packaging}
+mkdir -p "$tools"
+
 # The binary: static (no libc dependency), symbols stripped (the build
 # info, which `hellomgr version` prints, stays).
-CGO_ENABLED=0 $GO build -trimpath -ldflags "-s -w" -o "$STAGE/hellomgr" .
+CGO_ENABLED=0 $GO build -trimpath -ldflags "-s -w" -o "$tools/hellomgr" .
+cp "$tools/hellomgr" "$STAGE/hellomgr"
 
 # The man pages: one per command, from the cobra definitions.
-$GO run ./internal/genman -out "$STAGE/man"
+$GO build -o "$tools/genman" ./internal/genman
+"$tools/genman" -out "$STAGE/man"
 gzip -9n "$STAGE"/man/*.1
 
 for shell in bash zsh fish; do
@@ -75,8 +83,8 @@ for page in "$STAGE"/man/*.1.gz; do
 		"$page" "$(basename "$page")" >>"$STAGE/nfpm.yaml"
 done
 # nfpm reads the scripts relative to where it runs: from the stage.
-$GO -C "$here" build -o "$DIST/.nfpm" github.com/goreleaser/nfpm/v2/cmd/nfpm
+$GO -C "$here" build -o "$tools/nfpm" github.com/goreleaser/nfpm/v2/cmd/nfpm
 for format in deb rpm; do
-	(cd "$STAGE" && "$DIST/.nfpm" package --config "$STAGE/nfpm.yaml" --packager "$format" --target "$DIST/")
+	(cd "$STAGE" && "$tools/nfpm" package --config "$STAGE/nfpm.yaml" --packager "$format" --target "$DIST/")
 done
 ls -l "$DIST"/*.deb "$DIST"/*.rpm
