@@ -23,8 +23,9 @@ test: deps
 	# The benches are a module of their own (bench/go.mod): their tests too.
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-# The Tornado integration the packages ship (a module file or a package
-# folder), and where they go.
+# TORNADO_MODULE: the Tornado integration the packages ship, a module file
+# or an import package's folder (the one with __init__.py), installed
+# where Debian's python3 imports from. DIST: where the packages go.
 TORNADO_MODULE ?= examples/tornado/hellomgr_tornado.py
 DIST ?= dist
 package:
