@@ -32,8 +32,9 @@ mkdir -p "$STAGE/man" "$STAGE/completion" "$STAGE/python"
 
 # The programs are built into a cache folder of their own: go build
 # leaves an up-to-date output as it is, so a second build of the same
-# commit (another version, another DIST) links nothing again.
-tools=${HELLOMGR_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hellomgr-packaging}
+# commit (another version, another DIST) links nothing again. One folder
+# per clone, so that two clones never build into the same files.
+tools=${HELLOMGR_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hellomgr-packaging/$(printf %s "$repo" | sha256sum | cut -c1-12)}
 mkdir -p "$tools"
 
 # The binary: static (no libc dependency), symbols stripped (the build
