@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // watchOptions are status's --watch and --interval.
@@ -47,7 +49,7 @@ func runWatch(ctx context.Context, cf *configFlag, o watchOptions, out io.Writer
 	tick := time.NewTicker(o.interval)
 	defer tick.Stop()
 	for {
-		out.Write(frame(ctx, cf, o.interval))
+		out.Write(frame(ctx, cf, o.interval, screenRows(out)))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -56,9 +58,26 @@ func runWatch(ctx context.Context, cf *configFlag, o watchOptions, out io.Writer
 	}
 }
 
+// screenRows is the height of the terminal out is, 0 when it is none.
+// A frame taller than the screen would scroll, and every frame would
+// then be drawn below the last instead of over it.
+func screenRows(out io.Writer) int {
+	f, ok := out.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Row)
+}
+
 // frame is one screen: a heading, the table (or why there is none), each
-// line cleared to its end, and the rest of the screen cleared.
-func frame(ctx context.Context, cf *configFlag, interval time.Duration) []byte {
+// line cleared to its end, and the rest of the screen cleared. With rows
+// above 0 it keeps to that many lines, the last saying how many were
+// left out.
+func frame(ctx context.Context, cf *configFlag, interval time.Duration, rows int) []byte {
 	var body bytes.Buffer
 	fmt.Fprintf(&body, "Every %s: hellomgr status -c %s   %s\n\n", interval, cf.path, time.Now().Format(time.TimeOnly))
 	_, report, err := cf.status(ctx)
@@ -70,10 +89,22 @@ func frame(ctx context.Context, cf *configFlag, interval time.Duration) []byte {
 	default:
 		printTable(&body, report)
 	}
+	return drawFrame(body.String(), rows)
+}
+
+// drawFrame is text as a frame of at most rows lines (0: any number).
+func drawFrame(text string, rows int) []byte {
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	// The last line of the screen stays empty: writing its newline would
+	// scroll the screen by one.
+	if rows > 1 && len(lines) > rows-1 {
+		cut := len(lines) - (rows - 2)
+		lines = append(lines[:rows-2], fmt.Sprintf("… %d more lines: a taller terminal shows them, or hellomgr status", cut))
+	}
 	var b bytes.Buffer
 	b.WriteString(termHome)
-	for line := range strings.Lines(body.String()) {
-		b.WriteString(strings.TrimSuffix(line, "\n") + termClearLine + "\n")
+	for _, line := range lines {
+		b.WriteString(line + termClearLine + "\n")
 	}
 	b.WriteString(termClearBelow)
 	return b.Bytes()

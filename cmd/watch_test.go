@@ -73,3 +73,22 @@ func TestStatusWatchRefusesJSON(t *testing.T) {
 		t.Errorf("status --watch --json: exit %d, %q; want 2 and why", code, stderr)
 	}
 }
+
+// A frame taller than the terminal keeps to its height (it would scroll,
+// and the next frame would be drawn below instead of over it), saying
+// how many lines it left out.
+func TestWatchFrameKeepsToTheScreen(t *testing.T) {
+	text := "h1\nh2\nr1\nr2\nr3\nr4\n"
+	got := string(drawFrame(text, 5))
+	want := termHome + "h1" + termClearLine + "\nh2" + termClearLine + "\nr1" + termClearLine + "\n" +
+		"… 3 more lines: a taller terminal shows them, or hellomgr status" + termClearLine + "\n" + termClearBelow
+	if got != want {
+		t.Errorf("frame of 6 lines on 5 rows:\n got %q\nwant %q", got, want)
+	}
+	if got := string(drawFrame(text, 0)); strings.Count(got, termClearLine) != 6 {
+		t.Errorf("frame with no height: %q, want all 6 lines", got)
+	}
+	if got := string(drawFrame(text, 7)); strings.Contains(got, "more lines") {
+		t.Errorf("frame of 6 lines on 7 rows: %q, want it whole", got)
+	}
+}
