@@ -2,10 +2,11 @@
 #   make up     build hellomgr and run `hellomgr up` on the shipped config.yaml
 #   make test   install what the tests run (nginx, Prometheus, wrk, Tornado)
 #               and run every test, end-to-end ones included
+#   make package .deb and .rpm under dist/ (packaging/build.sh, docs/packages.md)
 
 GO ?= go
 
-.PHONY: up build test deps
+.PHONY: up build test deps package
 up: build
 	./hellomgr up -c config.yaml
 
@@ -23,3 +24,11 @@ test: deps
 	$(GO) test -race -count=1 -timeout 15m ./...
 	# The benches are a module of their own (bench/go.mod): their tests too.
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# TORNADO_MODULE: the Tornado integration the packages ship, a module file
+# or an import package's folder (the one with __init__.py), installed
+# where Debian's python3 imports from. DIST: where the packages go.
+TORNADO_MODULE ?= examples/tornado/hellomgr_tornado.py
+DIST ?= dist
+package:
+	GO=$(GO) DIST=$(DIST) PKG_VERSION=$(PKG_VERSION) TORNADO_MODULE=$(TORNADO_MODULE) ./packaging/build.sh

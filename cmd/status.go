@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -18,17 +19,26 @@ func newStatus() *cobra.Command {
 	var (
 		cf     configFlag
 		asJSON bool
+		w      watchOptions
 	)
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show every instance: port, pid, state, uptime, restarts, memory, CPU",
 		Args:  exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if w.on {
+				if asJSON {
+					return usageError{errors.New("--watch and --json go apart: --watch redraws the table, --json prints once")}
+				}
+				return runWatch(c.Context(), &cf, w, c.OutOrStdout())
+			}
 			return runStatus(c.Context(), &cf, asJSON, c.OutOrStdout())
 		},
 	}
 	cf.register(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per instance")
+	c.Flags().BoolVarP(&w.on, "watch", "w", false, "redraw the table in place every --interval, until Ctrl-C")
+	c.Flags().DurationVar(&w.interval, "interval", time.Second, "time between two tables with --watch")
 	return c
 }
 
@@ -72,7 +82,7 @@ func printTable(out io.Writer, r control.Report) {
 		line += ", hellomgr " + r.Version
 	}
 	if r.MetricsAddr != "" {
-		line += fmt.Sprintf(", metrics on http://%s/metrics", r.MetricsAddr)
+		line += fmt.Sprintf(", metrics on http://%s/metrics, status page http://%s/", r.MetricsAddr, r.MetricsAddr)
 	}
 	fmt.Fprintln(w, line)
 	if r.UpgradeErr != "" {

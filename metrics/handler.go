@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/hellomgr/hellomgr/proc"
+	"github.com/hellomgr/hellomgr/statuspage"
 )
 
 // Handler returns the handler of hellomgr's metrics server:
@@ -17,7 +18,9 @@ import (
 //   - GET /probe?port=N: the series of the instance on port N and of its
 //     process, each scrape from a fresh snapshot;
 //   - GET /targets: the targets of both, for Prometheus' http_sd_configs
-//     (targetsHandler).
+//     (targetsHandler);
+//   - GET /: the live status page, when src is also a statuspage.Source
+//     (the manager is).
 //
 // The first two write the Prometheus text format by hand, from pooled buffers: see
 // metricsHandler and probeHandler.
@@ -42,6 +45,9 @@ func newHandler(src Source, read readFunc) http.Handler {
 	mux.Handle("GET /metrics", metricsHandler{src: src, read: read})
 	mux.Handle("GET /probe", probeHandler{src: src, read: read})
 	mux.Handle("GET /targets", targetsHandler{src: src}) // Prometheus http_sd: targets.go
+	if page, ok := src.(statuspage.Source); ok {
+		statuspage.Mount(mux, page) // GET /: the live status page (statuspage/)
+	}
 	return mux
 }
 
