@@ -28,7 +28,7 @@ test: deps
 # TORNADO_MODULE: the Tornado integration the packages ship, a module file
 # or an import package's folder (the one with __init__.py), installed
 # where Debian's python3 imports from. DIST: where the packages go.
-TORNADO_MODULE ?= examples/tornado/hellomgr_tornado.py
+TORNADO_MODULE ?= python/hellomgr_tornado/hellomgr_tornado
 DIST ?= dist
 package:
 	GO=$(GO) DIST=$(DIST) PKG_VERSION=$(PKG_VERSION) TORNADO_MODULE=$(TORNADO_MODULE) ./packaging/build.sh

@@ -7,7 +7,7 @@
 #   DIST            where the packages go (default: dist, beside this folder)
 #   PKG_VERSION     package version (default: 0.1.0+git<commit time>.<commit>)
 #   TORNADO_MODULE  the Tornado integration to ship: a module file, or a
-#                   package folder (default: examples/tornado/hellomgr_tornado.py)
+#                   package folder (default: python/hellomgr_tornado/hellomgr_tornado)
 #   GO              the go command (default: go)
 set -euo pipefail
 
@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 GO=${GO:-go}
 DIST=$(realpath -m "${DIST:-$repo/dist}")
-TORNADO_MODULE=${TORNADO_MODULE:-examples/tornado/hellomgr_tornado.py}
+TORNADO_MODULE=${TORNADO_MODULE:-python/hellomgr_tornado/hellomgr_tornado}
 cd "$repo"
 
 # One date for every file, the man pages and the changelog: the commit's.
