@@ -83,5 +83,5 @@ func orNone(ports []int) string {
 	if len(ports) == 0 {
 		return "none"
 	}
-	return joinPorts(ports)
+	return config.PortList(ports)
 }

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bufio"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"io"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 
 	"github.com/hellomgr/hellomgr/internal/testchild"
 )

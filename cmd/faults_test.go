@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 
 	"github.com/hellomgr/hellomgr/config"
 )

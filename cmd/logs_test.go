@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
 // logEnv is a config with two ports and log files written by the test,

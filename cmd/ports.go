@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -59,23 +57,15 @@ func configuredPorts(cfg *config.Config, args []string) ([]int, error) {
 	ports := make([]int, 0, len(args))
 	for _, a := range args {
 		p, err := strconv.Atoi(a)
-		switch {
-		case err != nil || !slices.Contains(cfg.Ports, p):
-			return nil, usageError{fmt.Errorf("port %s is not in %s (configured: %s)", a, cfg.File, joinPorts(cfg.Ports))}
-		case slices.Contains(ports, p):
-			return nil, usageError{fmt.Errorf("port %d is named twice; name each port once", p)}
+		if err != nil {
+			return nil, usageError{fmt.Errorf("port %s is not a number (configured: %s)", a, config.PortList(cfg.Ports))}
 		}
 		ports = append(ports, p)
 	}
-	return ports, nil
-}
-
-func joinPorts(ports []int) string {
-	s := make([]string, len(ports))
-	for i, p := range ports {
-		s[i] = strconv.Itoa(p)
+	if err := cfg.CheckNamed(ports, cfg.File); err != nil {
+		return nil, usageError{err}
 	}
-	return strings.Join(s, ", ")
+	return ports, nil
 }
 
 func newRestart() *cobra.Command {

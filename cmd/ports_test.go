@@ -1,10 +1,11 @@
 package cmd
 
 import (
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
 func TestRestartReplacesOnlyTheNamedPort(t *testing.T) {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"os"
 	"sort"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
 // builtIn is a config command running the built-in server with a message,

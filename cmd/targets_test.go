@@ -3,7 +3,6 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 )
 
 // groups returns the target groups of a file_sd file, each as

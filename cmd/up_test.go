@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/hellomgr/hellomgr/internal/testnet"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/testnet"
 
 	"github.com/hellomgr/hellomgr/control"
 )

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -148,4 +149,29 @@ func clash(s, prev span) string {
 		return fmt.Sprintf("%q includes %d, already listed on line %d", s.String(), prev.lo, prev.line)
 	}
 	return fmt.Sprintf("%q overlaps %q on line %d", s.String(), prev.String(), prev.line)
+}
+
+// PortList writes ports as "8001, 8002".
+func PortList(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
+}
+
+// CheckNamed refuses ports named for an operation (hellomgr stop 8001
+// 8002) that name one twice, which would replace it twice at once, or one
+// that c does not list; where names c in the message (its file, or "the
+// running config").
+func (c *Config) CheckNamed(ports []int, where string) error {
+	for i, port := range ports {
+		switch {
+		case slices.Contains(ports[:i], port):
+			return fmt.Errorf("port %d is named twice; name each port once", port)
+		case !slices.Contains(c.Ports, port):
+			return fmt.Errorf("port %d is not in %s (configured: %s)", port, where, PortList(c.Ports))
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hellomgr/hellomgr/internal/fds"
 	"golang.org/x/sys/unix"
 )
 
@@ -133,7 +134,7 @@ func (r *runner) handOverFDs(h *Handover, p *process) error {
 		return fmt.Errorf("instance %d: hand over its output pipe: %w", r.i.spec.Port, err)
 	}
 	if r.readySock != nil {
-		if h.NotifyFD, err = DupFD(r.readySock.conn); err != nil {
+		if h.NotifyFD, err = fds.DupOf(r.readySock.conn); err != nil {
 			unix.Close(h.OutputFD)
 			return fmt.Errorf("instance %d: hand over its notify socket: %w", r.i.spec.Port, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/hellomgr/hellomgr/internal/fds"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,7 @@ type heldFD struct {
 
 // holdFD keeps a close-on-exec copy of f's descriptor.
 func holdFD(f *os.File) *heldFD {
-	fd, err := DupFD(f)
+	fd, err := fds.DupOf(f)
 	if err != nil {
 		fd = -1
 	}
@@ -41,7 +42,7 @@ func (h *heldFD) dup() (int, error) {
 	if h.fd < 0 {
 		return -1, errors.New("output pipe already closed")
 	}
-	return unix.FcntlInt(uintptr(h.fd), unix.F_DUPFD_CLOEXEC, 0)
+	return fds.Dup(h.fd)
 }
 
 // close closes the held descriptor; safe to call twice, and on nil.

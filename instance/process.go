@@ -386,23 +386,3 @@ func (p *process) Stop(sig syscall.Signal) error {
 	}
 	return err
 }
-
-// syscallConner is an *os.File or a net connection or listener.
-type syscallConner interface {
-	SyscallConn() (syscall.RawConn, error)
-}
-
-// DupFD returns a close-on-exec copy of f's descriptor. Unlike f.Fd, it
-// leaves the descriptor's blocking mode as it is.
-func DupFD(f syscallConner) (int, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	cerr := rc.Control(func(raw uintptr) { fd, err = unix.FcntlInt(raw, unix.F_DUPFD_CLOEXEC, 0) })
-	if err = errors.Join(cerr, err); err != nil {
-		return -1, err
-	}
-	return fd, nil
-}

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hellomgr/hellomgr/internal/fds"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,13 +101,8 @@ func (l *Log) takePipe(fd, pid int, stop <-chan struct{}, e *echo) {
 // a duplicate, non-blocking, and closes r.
 func ownFD(r *os.File) (int, error) {
 	defer r.Close()
-	rc, err := r.SyscallConn()
+	fd, err := fds.DupOf(r)
 	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	cerr := rc.Control(func(f uintptr) { fd, err = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) })
-	if err = errors.Join(cerr, err); err != nil {
 		return -1, err
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {

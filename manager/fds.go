@@ -6,19 +6,15 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
 
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/internal/fds"
 	"github.com/hellomgr/hellomgr/internal/heldsig"
-	"golang.org/x/sys/unix"
 )
 
-type syscallConner interface {
-	SyscallConn() (syscall.RawConn, error)
-}
-
+// dupFD copies a descriptor handed over, close-on-exec.
 func dupFD(fd int) (int, error) {
-	n, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	n, err := fds.Dup(fd)
 	if err != nil {
 		return -1, fmt.Errorf("descriptor %d handed over: %w", fd, err)
 	}

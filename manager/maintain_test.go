@@ -20,7 +20,7 @@ func TestMaintenanceOfAnUnconfiguredPortSaysSoOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := New(cfg, Options{})
-	want := "port 31999 is not in the running config (its ports: 8001, 8002); a port added to the file starts with hellomgr reload"
+	want := "port 31999 is not in the running config (configured: 8001, 8002); a port added to the file starts with hellomgr reload"
 	for name, op := range map[string]func(context.Context, []int, control.Progress) error{
 		"restart": m.Restart, "stop": m.StopPorts, "start": m.StartPorts,
 	} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
 )
@@ -14,7 +15,7 @@ import (
 // nginx drain as a reload. A port stopped with StopPorts is started again,
 // as `systemctl restart` starts a stopped unit.
 func (m *Manager) Restart(ctx context.Context, ports []int, progress control.Progress) error {
-	return m.restart(ctx, "hellomgr restart "+portList(ports), ports, progress)
+	return m.restart(ctx, "hellomgr restart "+config.PortList(ports), ports, progress)
 }
 
 // restart is Restart, holding the rollout turn as what.
@@ -35,7 +36,7 @@ func (m *Manager) restart(ctx context.Context, what string, ports []int, progres
 // connects are refused rather than queued. They stay stopped, across
 // reloads too, until StartPorts or Restart.
 func (m *Manager) StopPorts(ctx context.Context, ports []int, progress control.Progress) error {
-	return m.maintain(ctx, "hellomgr stop "+portList(ports), ports, progress, func(ctx context.Context, r *rollout) error {
+	return m.maintain(ctx, "hellomgr stop "+config.PortList(ports), ports, progress, func(ctx context.Context, r *rollout) error {
 		m.setHeld(ports, true)
 		if err := m.takeOut(ctx, r, ports); err != nil {
 			return err
@@ -56,7 +57,7 @@ func (m *Manager) StopPorts(ctx context.Context, ports []int, progress control.P
 // for maintenance, or failed), each ready before the next, and puts them
 // back into the nginx upstream.
 func (m *Manager) StartPorts(ctx context.Context, ports []int, progress control.Progress) error {
-	return m.maintain(ctx, "hellomgr start "+portList(ports), ports, progress, func(ctx context.Context, r *rollout) error {
+	return m.maintain(ctx, "hellomgr start "+config.PortList(ports), ports, progress, func(ctx context.Context, r *rollout) error {
 		for _, port := range ports {
 			if err := m.startPort(ctx, r, port); err != nil {
 				return err
@@ -99,15 +100,8 @@ func (m *Manager) maintain(ctx context.Context, what string, ports []int, progre
 	}
 	defer done()
 	cfg := m.Config()
-	for i, port := range ports {
-		if slices.Contains(ports[:i], port) {
-			// Two replacements of one port at once would leave one of the
-			// two new processes untracked, holding the port.
-			return fmt.Errorf("port %d is listed twice", port)
-		}
-		if !slices.Contains(cfg.Ports, port) {
-			return fmt.Errorf("port %d is %w (its ports: %s); a port added to the file starts with hellomgr reload", port, errNoSuchPort, portList(cfg.Ports))
-		}
+	if err := cfg.CheckNamed(ports, "the running config"); err != nil {
+		return fmt.Errorf("%w; a port added to the file starts with hellomgr reload", err)
 	}
 	if progress == nil {
 		progress = func(string, ...any) {}

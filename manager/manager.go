@@ -21,8 +21,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -288,12 +286,4 @@ func (m *Manager) longestStop() time.Duration {
 func (m *Manager) RequestDown()                   { m.downOnce.Do(func() { close(m.down) }) }
 func (m *Manager) DownRequested() <-chan struct{} { return m.down }
 
-var errNoSuchPort = errors.New("not in the running config")
-
-func portList(ports []int) string {
-	s := make([]string, len(ports))
-	for i, p := range ports {
-		s[i] = strconv.Itoa(p)
-	}
-	return strings.Join(s, ", ")
-}
+func portList(ports []int) string { return config.PortList(ports) }

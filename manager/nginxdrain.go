@@ -86,7 +86,7 @@ func (m *Manager) takeOut(ctx context.Context, r *rollout, ports []int) error {
 	if err := r.publish(ctx, r.upstreamPorts(), ports); err != nil {
 		return err
 	}
-	r.progress("%s: out of the nginx upstream, waiting for connections to end", portList(ports))
+	r.progress("%s: out of the nginx upstream, waiting for connections to end", config.PortList(ports))
 	deadline := time.Now().Add(r.cfg.Nginx.DrainTimeout)
 	for _, port := range ports {
 		for {

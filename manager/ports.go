@@ -9,8 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/hellomgr/hellomgr/internal/fds"
 	"github.com/hellomgr/hellomgr/proc"
 )
 
@@ -51,7 +50,7 @@ func nonblockingFile(f *os.File) (*os.File, error) {
 	defer f.Close()
 	// Close-on-exec, as every descriptor of ours must be: a copy leaked
 	// into other instances would keep the port open after we close it.
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0) // Fd: blocking, for now
+	fd, err := fds.Dup(int(f.Fd())) // Fd: blocking, for now
 	if err != nil {
 		return nil, fmt.Errorf("duplicate socket: %w", err)
 	}

@@ -86,7 +86,7 @@ func (st *UpgradeState) matches(cfg *config.Config) error {
 		ports = append(ports, p.Port)
 	}
 	if !slices.Equal(ports, cfg.Ports) {
-		return fmt.Errorf("ports %s handed over, the config lists %s", portList(ports), portList(cfg.Ports))
+		return fmt.Errorf("ports %s handed over, the config lists %s", config.PortList(ports), config.PortList(cfg.Ports))
 	}
 	return nil
 }

@@ -47,6 +47,7 @@ import (
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/instance"
+	"github.com/hellomgr/hellomgr/internal/fds"
 	"github.com/hellomgr/hellomgr/notify"
 	"golang.org/x/sys/unix"
 )
@@ -201,8 +202,8 @@ type handing struct {
 
 // dup copies c's descriptor (a listener, a socket, a lock file) for the
 // next program.
-func (h *handing) dup(c syscallConner) (int, error) {
-	fd, err := instance.DupFD(c)
+func (h *handing) dup(c fds.Conner) (int, error) {
+	fd, err := fds.DupOf(c)
 	if err == nil {
 		h.fds = append(h.fds, fd)
 	}
@@ -236,11 +237,11 @@ func (m *Manager) managerState(h *handing) (st *UpgradeState, err error) {
 	if st.LockFD, err = h.dup(m.lock.f); err != nil {
 		return nil, fmt.Errorf("pid lock: %w", err)
 	}
-	if st.ControlFD, err = h.dup(m.controlLn.(syscallConner)); err != nil {
+	if st.ControlFD, err = h.dup(m.controlLn.(fds.Conner)); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	if m.metricsLn != nil {
-		if st.MetricsFD, err = h.dup(m.metricsLn.(syscallConner)); err != nil {
+		if st.MetricsFD, err = h.dup(m.metricsLn.(fds.Conner)); err != nil {
 			return nil, fmt.Errorf("metrics listener: %w", err)
 		}
 	}
