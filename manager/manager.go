@@ -19,6 +19,7 @@ import (
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
+	"github.com/hellomgr/hellomgr/hooks"
 	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/logs"
 	"github.com/hellomgr/hellomgr/notify"
@@ -65,6 +66,7 @@ type Manager struct {
 	// launch starts the instances' processes: nil, the real fork and exec;
 	// tests set a fake (internal/fakeproc).
 	launch instance.Launcher
+	hooks  hooks.Set // every hook this manager runs, ended together (hooks.go)
 
 	// Set by Resume: upgrades of this manager, and why the last one failed.
 	upgrades   int
@@ -235,6 +237,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	m.endHooks() // and what they started (hardening: hooks end at down)
 	if m.journal != nil {
 		m.journal.Close()
 	}
