@@ -61,8 +61,7 @@ func TestWhatAHookStartsEndsWithIt(t *testing.T) {
 	e.mustRun("up", "-d")
 	logFile := filepath.Join(e.dir, ".hellomgr", "hellomgr.log")
 	for restart := 1; restart <= 2; restart++ {
-		before := e.pids()[e.ports[0]]
-		syscall.Kill(before, syscall.SIGKILL)
+		e.kill9Ready()
 		testnet.WaitFor(t, fmt.Sprintf("hook %d to be logged", restart), 20*time.Second, func() bool {
 			b, _ := os.ReadFile(logFile)
 			return strings.Count(string(b), "hook ran, and left 2 processes running, which were ended") == restart
@@ -88,7 +87,7 @@ func TestDownEndsARunningHookAndWhatItStarted(t *testing.T) {
 	e := newEnv(t, 1, "")
 	e.writeConfig(builtIn("v1") + fmt.Sprintf("hooks:\n  on_restart: [%q]\n  timeout: 300s\n", e.hookScript("exec sleep 300")))
 	e.mustRun("up", "-d")
-	syscall.Kill(e.pids()[e.ports[0]], syscall.SIGKILL)
+	e.kill9Ready()
 	testnet.WaitFor(t, "the hook to start its children", 20*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(e.dir, "hook-pids"))
 		return strings.Count(string(b), "\n") == 2
@@ -106,4 +105,17 @@ func TestDownEndsARunningHookAndWhatItStarted(t *testing.T) {
 	if !strings.Contains(string(b), "hook ended before it finished, as the manager stops or replaces its program, with 2 processes it started") {
 		t.Errorf("the log does not say the hook was ended:\n%s", b)
 	}
+}
+
+// kill9Ready waits for the env's first port to be ready, then kills its
+// instance with SIGKILL (never pid 0: that would be the test's own group).
+func (e *env) kill9Ready() {
+	e.t.Helper()
+	var pid int
+	testnet.WaitFor(e.t, "the instance to be ready", 20*time.Second, func() bool {
+		st := e.statuses()[e.ports[0]]
+		pid = st.PID
+		return st.State == "ready" && pid > 0
+	})
+	syscall.Kill(pid, syscall.SIGKILL)
 }
