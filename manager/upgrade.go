@@ -142,6 +142,8 @@ func (m *Manager) Upgrade(ctx context.Context, binary string, progress control.P
 	if err := m.configUnchanged(); err != nil {
 		return fmt.Errorf("upgrade refused, nothing changed: %w", err)
 	}
+	m.endHooks() // the new program would not know them (hardening: hooks end at upgrade)
+	defer m.resumeHooks()
 	st, release, err := m.handover()
 	if err != nil {
 		return fmt.Errorf("upgrade refused, nothing changed: %w", err)
