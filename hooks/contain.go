@@ -138,8 +138,8 @@ func (j *jail) end() (int, error) {
 			}
 		}
 	}
-	syscall.Kill(-j.pid, syscall.SIGKILL)
-	reapOrphans(j.left)
+	syscall.Kill(-j.pid, syscall.SIGKILL) // kill has killed the rest, if it was called
+	awaitGone(j.left)
 	return len(j.left), err
 }
 
@@ -152,20 +152,24 @@ func (j *jail) note(pids []int, _ error) {
 	}
 }
 
-// reapOrphans reaps those of pids that became this process's children
-// (it is a subreaper, instance.AdoptOrphans) once they exit: they are in
-// the manager's session, where the reaper of adopted orphans leaves them
-// be, and would stay zombies.
-func reapOrphans(pids map[int]bool) {
+// awaitGone waits, up to endTimeout, until each of pids, killed, has
+// exited, and reaps those that became this process's children (it is a
+// subreaper, instance.AdoptOrphans): they are in the manager's session,
+// where the reaper of adopted orphans leaves them be, and would stay
+// zombies.
+func awaitGone(pids map[int]bool) {
 	self := os.Getpid()
 	deadline := time.Now().Add(endTimeout)
 	for pid := range pids {
-		for {
+		for time.Now().Before(deadline) {
 			p, ok := readProc(pid)
-			if !ok || p.ppid != self {
+			if !ok {
 				break
 			}
-			if got, _ := syscall.Wait4(pid, nil, syscall.WNOHANG, nil); got == pid || time.Now().After(deadline) {
+			if p.state == 'Z' {
+				if p.ppid == self {
+					syscall.Wait4(pid, nil, syscall.WNOHANG, nil)
+				}
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
