@@ -11,7 +11,7 @@
 //
 // A hook is contained as an instance is (contain.go): what it starts is
 // ended once it exits, and with it when it is still running at its
-// timeout or at EndAll (`down`, an upgrade's exec). The log says which,
+// timeout or at Set.EndAll (`down`, an upgrade's exec). The log says which,
 // and how many processes it left.
 package hooks
 
