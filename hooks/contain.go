@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -25,10 +26,14 @@ import (
 // whatever its group or session: they are stopped (SIGSTOP, so none forks
 // meanwhile) until no new one appears, then killed.
 //
-// What the fallback cannot reach: a daemon that left the hook's group
-// and whose parent exited before the hook's end. With a manager that
-// adopts orphans (instance.AdoptOrphans) it is ended at `down` with the
-// instances' orphans; a cgroup has no such gap.
+// Without a cgroup, a daemon that left the hook's group and whose parent
+// exited before the hook's end is found by the subreaper sweep: the
+// manager adopts orphans then (instance.AdoptOrphans), so such a daemon
+// becomes its child, and each command of a hook carries a mark in its
+// environment (HELLOMGR_HOOK=...) that its descendants inherit. Once the
+// hook has exited, the manager's children that carry the mark are ended
+// with their descendants. What the sweep cannot reach: a daemon that
+// cleared its environment (env -i); with a cgroup there is no such gap.
 
 // endTimeout bounds the wait for killed processes to be gone.
 const endTimeout = 5 * time.Second
@@ -39,6 +44,7 @@ var starts atomic.Uint64
 // jail holds one hook command and what it starts.
 type jail struct {
 	pid   int
+	mark  string        // NAME=VALUE in the hook's environment: sweep
 	group *cgroup.Group // nil without cgroups
 	left  map[int]bool  // processes besides the hook found and ended
 }
@@ -47,10 +53,12 @@ type jail struct {
 // tree named for the hook when tree is set, its own process group either
 // way.
 func start(cmd *exec.Cmd, tree *cgroup.Tree, c Command, port int) (*jail, error) {
-	j := &jail{left: map[int]bool{}}
+	name := fmt.Sprintf("hook-%d-%s-%d", port, c.Name, starts.Add(1))
+	j := &jail{left: map[int]bool{}, mark: fmt.Sprintf("HELLOMGR_HOOK=%d-%s", os.Getpid(), name)}
+	cmd.Env = append(cmd.Env, j.mark)
 	cmd.SysProcAttr.Setpgid = true
 	if tree != nil {
-		g, err := tree.New(fmt.Sprintf("hook-%d-%s-%d", port, c.Name, starts.Add(1)))
+		g, err := tree.New(name)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +104,7 @@ func (j *jail) kill() {
 		j.note(j.group.PIDs())
 		j.group.Kill()
 	} else {
-		j.freezeTree()
+		j.freezeTree(j.pid)
 	}
 	syscall.Kill(-j.pid, syscall.SIGKILL)
 	for pid := range j.left {
@@ -104,23 +112,61 @@ func (j *jail) kill() {
 	}
 }
 
-// freezeTree stops the hook and each of its descendants and members of
-// its group, until no new one appears, noting them.
-func (j *jail) freezeTree() {
-	syscall.Kill(j.pid, syscall.SIGSTOP)
-	for range 100 {
-		fresh := 0
-		for _, pid := range descendants(j.pid) {
-			if !j.left[pid] {
-				j.left[pid] = true
-				syscall.Kill(pid, syscall.SIGSTOP)
-				fresh++
-			}
-		}
-		if fresh == 0 {
-			return
+// freezeTree stops root and each of its descendants and members of its
+// group, until no new one appears, noting them (but the hook) and
+// returning those it had not noted before.
+func (j *jail) freezeTree(root int) []int {
+	var fresh []int
+	note := func(pid int) {
+		if pid != j.pid && !j.left[pid] {
+			j.left[pid] = true
+			fresh = append(fresh, pid)
 		}
 	}
+	syscall.Kill(root, syscall.SIGSTOP)
+	note(root)
+	for range 100 {
+		was := len(fresh)
+		for _, pid := range descendants(root) {
+			if pid != j.pid && !j.left[pid] {
+				syscall.Kill(pid, syscall.SIGSTOP)
+				note(pid)
+			}
+		}
+		if len(fresh) == was {
+			break
+		}
+	}
+	return fresh
+}
+
+// sweep ends, with their descendants, the children of this process (a
+// subreaper) that carry the hook's mark: what the hook left in other
+// groups, orphaned.
+func (j *jail) sweep() {
+	self := os.Getpid()
+	for _, p := range procs() {
+		if p.ppid == self && p.pid != j.pid && p.state != 'Z' && !j.left[p.pid] && hasEnv(p.pid, j.mark) {
+			for _, pid := range j.freezeTree(p.pid) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// hasEnv reports whether process pid was started with kv in its
+// environment.
+func hasEnv(pid int, kv string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	for _, v := range bytes.Split(b, []byte{0}) {
+		if string(v) == kv {
+			return true
+		}
+	}
+	return false
 }
 
 // end ends what the hook left once it has exited (unreaped): its cgroup,
@@ -137,8 +183,9 @@ func (j *jail) end() (int, error) {
 				j.left[p.pid] = true
 			}
 		}
+		j.sweep()
 	}
-	syscall.Kill(-j.pid, syscall.SIGKILL) // kill has killed the rest, if it was called
+	syscall.Kill(-j.pid, syscall.SIGKILL) // kill and sweep have killed the rest
 	awaitGone(j.left)
 	return len(j.left), err
 }
