@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hellomgr/hellomgr/config"
+	"github.com/hellomgr/hellomgr/logs"
 	"github.com/hellomgr/hellomgr/manager"
 )
 
@@ -48,6 +49,9 @@ func runCheck(ctx context.Context, cf *configFlag, out io.Writer) error {
 	if err := manager.CheckPaths(cfg); err != nil {
 		return err
 	}
+	if err := checkJournal(cfg); err != nil {
+		return err
+	}
 	plan, err := manager.PlanReload(ctx, cfg)
 	if err != nil {
 		return err
@@ -59,6 +63,20 @@ func runCheck(ctx context.Context, cf *configFlag, out io.Writer) error {
 		fmt.Fprintf(out, "  replace: %s\n  add:     %s\n  remove:  %s\n", orNone(plan.Replaced), orNone(plan.Added), orNone(plan.Removed))
 	}
 	return errors.Join(plan.Taken...)
+}
+
+// checkJournal connects to the journal as `up` does (the manager's
+// logSinks) when logs.to is journal, so that check does not say ok for a
+// config up then refuses.
+func checkJournal(cfg *config.Config) error {
+	if !cfg.Logs.Journal() {
+		return nil
+	}
+	j, err := logs.DialJournal(logs.JournalSocket())
+	if err != nil {
+		return fmt.Errorf("%s: logs.to: journal: %w; hellomgr up would refuse to start: run it where journald listens (under systemd), or set logs.to: file", cfg.File, err)
+	}
+	return j.Close()
 }
 
 func describeCommand(cfg *config.Config) string {

@@ -35,6 +35,9 @@ the same window. Otherwise the canaries go back to the previous config and
 reload exits 1 with the evidence, one line per port.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if c.Flags().Changed("watch") && opts.Canary == 0 {
+				return usageError{fmt.Errorf("--watch %s: only with --canary N, whose canaries it watches; add --canary 1, or leave --watch out", opts.Watch)}
+			}
 			return runReload(c.Context(), &cf, opts, c.OutOrStdout())
 		},
 	}

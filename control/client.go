@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -71,7 +73,12 @@ func (c *Client) do(ctx context.Context, method, path string) (*http.Response, e
 		return nil, fmt.Errorf("control socket %s: %w", c.socket, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
+		defer resp.Body.Close()
+		// The manager says why in the first line of the body.
+		line, _, _ := bufio.NewReader(io.LimitReader(resp.Body, 4096)).ReadLine()
+		if why := strings.TrimSpace(string(line)); why != "" {
+			return nil, fmt.Errorf("control socket %s: %s %s answered %s: %s", c.socket, method, path, resp.Status, why)
+		}
 		return nil, fmt.Errorf("control socket %s: %s %s answered %s", c.socket, method, path, resp.Status)
 	}
 	return resp, nil

@@ -2,13 +2,11 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -31,7 +29,8 @@ type API interface {
 // Routes answers the control socket's requests with api: GET /v1/status,
 // and POST /v1/reload, restart, stop, start, upgrade and down, whose
 // replies stream (Event). An operation runs to its end even if the client
-// hangs up: it stops watching, not the operation.
+// hangs up, or stops reading (stream.go): it stops watching, not the
+// operation. A panic in a handler is answered with an error (guard.go).
 func Routes(api API) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
@@ -49,13 +48,13 @@ func Routes(api API) http.Handler {
 	}
 	mux.HandleFunc("POST /v1/upgrade", func(w http.ResponseWriter, r *http.Request) { serveUpgrade(api, w, r) })
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
-		stream(w, func(progress Progress) error {
+		stream(w, r, func(progress Progress) error {
 			progress("stopping %d instances", len(api.Report().Instances))
 			api.RequestDown()
 			return nil
 		})
 	})
-	return mux
+	return guard(mux)
 }
 
 // serveReload rolls the config file out. A client that hangs up (Ctrl-C
@@ -67,7 +66,7 @@ func serveReload(api API, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	stream(w, func(progress Progress) error {
+	stream(w, r, func(progress Progress) error {
 		return api.ReloadWith(context.WithoutCancel(r.Context()), opts, progress)
 	})
 }
@@ -79,7 +78,7 @@ func servePorts(op func(context.Context, []int, Progress) error, w http.Response
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	stream(w, func(progress Progress) error { return op(context.WithoutCancel(r.Context()), ports, progress) })
+	stream(w, r, func(progress Progress) error { return op(context.WithoutCancel(r.Context()), ports, progress) })
 }
 
 // serveUpgrade replaces the manager's program with binary; its last event
@@ -91,7 +90,7 @@ func serveUpgrade(api API, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "binary: want an absolute path", http.StatusBadRequest)
 		return
 	}
-	streamEvents(w, func(send func(Event)) error {
+	streamEvents(w, r, func(send func(Event)) error {
 		progress := func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) }
 		handing := func(line string) { send(Event{Line: line, Exec: true}) }
 		return api.Upgrade(context.WithoutCancel(r.Context()), binary, progress, handing)
@@ -137,32 +136,10 @@ func queryPorts(r *http.Request) ([]int, error) {
 	return ports, nil
 }
 
-// stream runs fn and sends each progress line as it happens, as JSON lines,
-// ending with a Done or Error event.
-func stream(w http.ResponseWriter, fn func(Progress) error) {
-	streamEvents(w, func(send func(Event)) error {
+// stream runs fn and sends each progress line as it happens, as JSON
+// lines, ending with a Done or Error event (streamEvents).
+func stream(w http.ResponseWriter, r *http.Request, fn func(Progress) error) {
+	streamEvents(w, r, func(send func(Event)) error {
 		return fn(func(format string, args ...any) { send(Event{Line: fmt.Sprintf(format, args...)}) })
 	})
-}
-
-// streamEvents is stream for a caller that sends its own events.
-func streamEvents(w http.ResponseWriter, fn func(send func(Event)) error) {
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(w)
-	flusher, _ := w.(http.Flusher)
-	var mu sync.Mutex // a batch of ports reports progress from several goroutines
-	send := func(e Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		enc.Encode(e) // a client gone mid-reply only loses its own lines
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
-	err := fn(send)
-	if err != nil {
-		send(Event{Error: err.Error()})
-		return
-	}
-	send(Event{Done: true})
 }

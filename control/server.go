@@ -50,6 +50,7 @@ func Serve(ctx context.Context, ln net.Listener, path string, handler http.Handl
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second, // a client that hangs mid-request cannot hold a goroutine forever
 		ReadTimeout:       10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return withLog(context.Background(), log) },
 	}
 	go func() {
 		<-ctx.Done()

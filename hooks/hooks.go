@@ -7,15 +7,18 @@
 // keeps at most one command running; an event that comes while one runs
 // waits, and a later one takes its place (the latest state is what a
 // receiver wants to hear), so a burst of restarts runs the hook twice at
-// most, never once per restart. A command still running at its timeout is
-// killed with its process group, and that is logged once.
+// most, never once per restart.
+//
+// A hook is contained as an instance is (contain.go): what it starts is
+// ended once it exits, and with it when it is still running at its
+// timeout or at Set.EndAll (`down`, an upgrade's exec). The log says which,
+// and how many processes it left.
 package hooks
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -24,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hellomgr/hellomgr/cgroup"
 )
 
 // Event is what a hook is told, in its environment: PORT, PID, STATE,
@@ -55,108 +60,122 @@ type Command struct {
 	Dir     string   // its working directory
 	Timeout time.Duration
 	Log     *slog.Logger
-}
-
-// Queue runs one hook of one port, one command at a time. The zero value
-// is ready to use; a Queue must not be copied once used.
-type Queue struct {
-	mu      sync.Mutex
-	running bool
-	next    *job // waits for the running one; a later event replaces it
-	idle    chan struct{}
-}
-
-type job struct {
-	c Command
-	e Event
-}
-
-// Run runs c for e on a goroutine of its own, or, while a command of q
-// runs, keeps it to run next in place of any event kept before. It
-// returns at once. A Command without Argv does nothing.
-func (q *Queue) Run(c Command, e Event) {
-	if len(c.Argv) == 0 {
-		return
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.running {
-		q.next = &job{c, e}
-		return
-	}
-	q.running = true
-	q.idle = make(chan struct{})
-	go q.loop(job{c, e})
-}
-
-// Wait returns once no command of q runs or waits, or ctx ends (tests).
-func (q *Queue) Wait(ctx context.Context) error {
-	q.mu.Lock()
-	idle := q.idle
-	q.mu.Unlock()
-	if idle == nil {
-		return nil
-	}
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (q *Queue) loop(j job) {
-	for {
-		run(j.c, j.e)
-		q.mu.Lock()
-		if q.next == nil {
-			q.running = false
-			close(q.idle)
-			q.mu.Unlock()
-			return
-		}
-		j, q.next = *q.next, nil
-		q.mu.Unlock()
-	}
+	// Cgroup, when set, is the manager's cgroup tree: the command runs in
+	// a cgroup of its own there (contain.go). Nil: its process group.
+	Cgroup *cgroup.Tree
+	// Set, when set, is the manager's hooks, which Set.EndAll ends
+	// together. Nil: the command is ended only by its timeout.
+	Set *Set
 }
 
 // outputLimit bounds the output of a hook kept for the log.
 const outputLimit = 2048
 
-// run runs one command to its end or its timeout, and logs how it went.
-func run(c Command, e Event) {
+// run runs one command to its end, its timeout, or ex.end, ends what
+// it left (contain.go), and logs how it went.
+func run(c Command, e Event, ex *execution) {
 	log := c.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("hook", c.Name, "port", e.Port)
-	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), e.Env()...)
-	// A group of its own, so that the timeout ends what the hook started
-	// too (a curl behind an sh -c); and it dies with the manager.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second // a grandchild holding the output pipe
-	var out limitedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// It dies with the manager, and what it started with its cgroup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	r, w, err := os.Pipe()
+	if err != nil {
+		log.Warn("hook did not run", "err", fmt.Errorf("output pipe: %w", err))
+		return
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	j, err := start(cmd, c.Cgroup, c, e.Port)
+	w.Close()
+	if err != nil {
+		r.Close()
+		log.Warn("hook did not run", "err", err)
+		return
+	}
+	output := collect(r)
 	begun := time.Now()
-	err := cmd.Run()
+	end := ""
+	timer := time.NewTimer(c.Timeout)
+	defer timer.Stop()
+	exited := j.exited()
+	select {
+	case <-exited:
+	case <-timer.C:
+		end = fmt.Sprintf("hook killed after its timeout of %s (hooks.timeout)", c.Timeout)
+		j.kill()
+	case <-ex.end:
+		end = "hook ended before it finished, as the manager stops or replaces its program"
+		j.kill()
+	}
+	<-exited
+	left, endErr := j.end()
+	err = cmd.Wait()
 	took := time.Since(begun).Round(time.Millisecond)
+	attrs := []any{"reason", e.Reason, "took", took, "output", output()}
+	if endErr != nil {
+		attrs = append(attrs, "containment", endErr.Error())
+	}
+	report(log, end, err, left, attrs)
+}
+
+// report logs how a hook went: end says why it was killed, if it was;
+// left is how many processes it had started that were still there then.
+func report(log *slog.Logger, end string, err error, left int, attrs []any) {
 	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		log.Warn(fmt.Sprintf("hook killed after its timeout of %s (hooks.timeout)", c.Timeout), "reason", e.Reason, "output", out.String())
+	case end != "" && left > 0:
+		log.Warn(fmt.Sprintf("%s, with %s it started", end, processes(left)), attrs...)
+	case end != "":
+		log.Warn(end, attrs...)
 	case err != nil:
-		var exitErr *exec.ExitError
-		if !errors.As(err, &exitErr) {
-			log.Warn("hook did not run", "err", err)
-			return
-		}
-		log.Warn("hook failed", "reason", e.Reason, "err", err, "took", took, "output", out.String())
+		log.Warn("hook ran and failed"+leftover(left), append(attrs, "err", err)...)
+	case left > 0:
+		log.Warn("hook ran"+leftover(left), attrs...)
 	default:
-		log.Info("hook ran", "reason", e.Reason, "took", took)
+		log.Info("hook ran", attrs...)
+	}
+}
+
+// leftover says what a hook that exited left, which was ended.
+func leftover(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", and left 1 process running, which was ended"
+	}
+	return fmt.Sprintf(", and left %d processes running, which were ended", n)
+}
+
+func processes(n int) string {
+	if n == 1 {
+		return "1 process"
+	}
+	return fmt.Sprintf("%d processes", n)
+}
+
+// collect reads the hook's output from r, keeping the first outputLimit
+// bytes, until every writer has closed it. The function it returns gives
+// what was kept, waiting a second at most for the end: what the hook
+// left is ended by then, but a process that escaped it may hold the pipe.
+func collect(r *os.File) func() string {
+	var out limitedBuffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&out, r)
+		r.Close()
+		close(done)
+	}()
+	return func() string {
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		return out.String()
 	}
 }
 

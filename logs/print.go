@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strconv"
@@ -41,20 +42,64 @@ func NewPrinter(w io.Writer, dir string, ports []int, prefixed bool) *Printer {
 
 // Tail prints the last n lines of each port's log, port after port, and
 // leaves each follower at the end of its current file. missing, when
-// set, is called for a port that has no log at all yet.
+// set, is called for a port that has no log at all yet. It copies the
+// lines from the files as it prints them, so any n takes the same memory.
 func (p *Printer) Tail(n int, missing func(port int)) error {
 	for _, fl := range p.followers {
-		lines, err := fl.Tail(n)
-		if errors.Is(err, fs.ErrNotExist) && missing != nil && len(lines) == 0 {
-			missing(fl.port)
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := p.tail(fl, n, missing); err != nil {
 			return err
-		}
-		for _, line := range lines {
-			fl.emit(p.out, []byte(line))
 		}
 	}
 	return nil
+}
+
+func (p *Printer) tail(fl *follower, n int, missing func(port int)) error {
+	_, err := fl.Tail(0) // the follower goes to the end of the current file
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	segs, closeAll, serr := tailSegments(fl.dir, fl.port, fl.f, fl.off, n)
+	defer closeAll()
+	if serr != nil {
+		return serr
+	}
+	if err != nil && len(segs) == 0 && missing != nil {
+		missing(fl.port)
+	}
+	for _, s := range segs {
+		if err := fl.copyLines(p.out, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyLines prints the lines of s, each with its prefix; a last line
+// without its newline gets one.
+func (fl *follower) copyLines(w *bufio.Writer, s segment) error {
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, s.start, s.end-s.start), tailChunk)
+	inLine := false // a piece of the line was printed, with its prefix
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(chunk) > 0 {
+			if !inLine {
+				w.WriteString(fl.prefix)
+			}
+			w.Write(chunk)
+			inLine = chunk[len(chunk)-1] != '\n'
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			if inLine {
+				w.WriteByte('\n')
+			}
+			return nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			// a line longer than the buffer: its next piece
+		case err != nil:
+			return fmt.Errorf("read %s: %w", s.f.Name(), err)
+		}
+	}
 }
 
 // followEvery is how often Follow looks for new lines when inotify says

@@ -1,6 +1,10 @@
 package manager
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/hooks"
 )
@@ -20,12 +24,39 @@ type portHooks struct {
 }
 
 // runHook runs the hook kind of cfg, if it sets one, for event e on s,
-// without waiting for it.
+// without waiting for it. The hook runs in a cgroup of its own under the
+// manager's tree when there is one, as instances do.
 func (m *Manager) runHook(cfg *config.Config, s *slot, kind hookKind, e hooks.Event) {
-	c := hooks.Command{Name: "on_restart", Argv: cfg.Hooks.OnRestart, Dir: cfg.Dir, Timeout: cfg.Hooks.Timeout, Log: m.log}
+	c := hooks.Command{Name: "on_restart", Argv: cfg.Hooks.OnRestart, Dir: cfg.Dir, Timeout: cfg.Hooks.Timeout, Log: m.log, Set: &m.hooks}
 	q := &s.hooks.restart
 	if kind == hookFailed {
 		c.Name, c.Argv, q = "on_failed", cfg.Hooks.OnFailed, &s.hooks.failed
 	}
+	c.Cgroup = m.cgroups
 	q.Run(c, e)
 }
+
+// hookGrace is how long a hook still running when the manager exits or
+// replaces its program may go on (a webhook in flight) before it is
+// killed with what it started.
+const hookGrace = 2 * time.Second
+
+// endHooks ends every hook still running, with what it started, and
+// starts no other until resumeHooks: call it once the instances have
+// stopped in Shutdown, and just before the exec of an upgrade. Each hook
+// it had to kill says so in the log; so does this.
+func (m *Manager) endHooks() {
+	ctx, cancel := context.WithTimeout(context.Background(), hookGrace)
+	defer cancel()
+	switch n := m.hooks.EndAll(ctx); n {
+	case 0:
+	case 1:
+		m.log.Warn(fmt.Sprintf("ended 1 hook still running after %s", hookGrace))
+	default:
+		m.log.Warn(fmt.Sprintf("ended %d hooks still running after %s", n, hookGrace))
+	}
+}
+
+// resumeHooks lets hooks run again after endHooks: an upgrade whose exec
+// failed, whose manager runs on.
+func (m *Manager) resumeHooks() { m.hooks.Resume() }

@@ -28,6 +28,7 @@ import (
 	"github.com/hellomgr/hellomgr/cgroup"
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
+	"github.com/hellomgr/hellomgr/hooks"
 	"github.com/hellomgr/hellomgr/instance"
 	"github.com/hellomgr/hellomgr/logs"
 	"github.com/hellomgr/hellomgr/notify"
@@ -77,6 +78,7 @@ type Manager struct {
 	// launch starts the instances' processes: nil, the real fork and exec;
 	// tests set a fake (internal/fakeproc).
 	launch instance.Launcher
+	hooks  hooks.Set // every hook this manager runs, ended together (hooks.go)
 
 	// Set by Resume: upgrades of this manager, why the last one failed,
 	// and whether this program runs degraded after it (see Resume).
@@ -255,6 +257,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	m.endHooks() // and what they started (hardening: hooks end at down)
 	if m.journal != nil {
 		m.journal.Close()
 	}

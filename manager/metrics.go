@@ -79,11 +79,13 @@ func (m *Manager) serveMetrics(ctx context.Context, ln net.Listener) error {
 		// scraper's connection is used again rather than made again.
 		IdleTimeout: 90 * time.Second,
 	}
+	limited := newLimitListener(ln, metricsConnLimit())
+	srv.ConnState = limited.connState // slowloris connections give way to scrapes
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	if err := srv.Serve(newLimitListener(ln, metricsConnLimit())); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(limited); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -71,6 +71,8 @@ func (m *Manager) Upgrade(ctx context.Context, binary string, progress control.P
 	if err != nil {
 		return refused(err)
 	}
+	m.endHooks() // the new program would not know them
+	defer m.resumeHooks()
 	st, release, err := m.handover(text)
 	if err != nil {
 		return refused(err)
