@@ -14,6 +14,7 @@ import (
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/manager"
 	"github.com/hellomgr/hellomgr/nginx"
+	"github.com/hellomgr/hellomgr/reqlog"
 )
 
 func newNginx() *cobra.Command {
@@ -81,7 +82,11 @@ func (o nginxOpts) run(cf *configFlag, out io.Writer) error {
 		_, err := out.Write(up)
 		return err
 	}
-	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, nginx.Location(upstreamName(cfg)))
+	location := nginx.Location(upstreamName(cfg))
+	if len(o.hosts) == 0 { // the manager's request log socket is on this machine: docs/metrics.md
+		up, location = append(up, "\n"+nginx.LogFormat()...), nginx.LoggedLocation(upstreamName(cfg), reqlog.SocketPath(cfg.StateDir))
+	}
+	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, location)
 	return nil
 }
 

@@ -59,6 +59,7 @@ type Manager struct {
 	endLife         context.CancelFunc
 	endRolloutsOnce sync.Once
 	canary          atomic.Pointer[canaryWatch] // the canary watch in progress, if any
+	reqs            requestLog                  // what nginx passed to each port: requests.go
 	down            chan struct{}               // closed when a client asks the manager to stop
 	downOnce        sync.Once
 
@@ -185,6 +186,7 @@ func (m *Manager) closeListeners() {
 // Serve answers the control socket and the metrics endpoint until ctx
 // ends. Call it after Prepare, typically on its own goroutine.
 func (m *Manager) Serve(ctx context.Context) error {
+	go m.serveRequests(ctx) // nginx's request log: requests.go
 	errs := make(chan error, 2)
 	go func() { errs <- control.Serve(ctx, m.controlLn, m.Config().Socket, control.Routes(m), m.log) }()
 	go func() {
