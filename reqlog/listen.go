@@ -9,9 +9,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -111,18 +112,26 @@ func (l *Listener) Close() error {
 	return err
 }
 
-// pause is how long Serve lets datagrams gather once it has read the
-// socket empty, and bigBatch the batch after which it reads on at once.
-// One wake-up per datagram cost about 5 µs of CPU each at 10k requests/s;
-// a pause of 2 ms wakes the manager 500 times a second at most, and
-// leaves nginx's queue (at least 200 datagrams per worker) far from full.
-const (
-	pause    = 2 * time.Millisecond
-	bigBatch = 64
-)
+// QueueLimit reads net.unix.max_dgram_qlen: how many datagrams the kernel
+// queues on the socket before nginx's next line is dropped (Linux reads it
+// when the socket is made). The kernel's default is 10, which a reader
+// that falls behind by a millisecond at 10k requests/s overruns; systemd
+// raises it to 512 at boot. 0 when it cannot be read.
+func QueueLimit() int {
+	b, err := os.ReadFile("/proc/sys/net/unix/max_dgram_qlen")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
 
 // Serve reads datagrams and adds them to c until ctx ends or the
 // listener is closed; it returns nil then, with the socket removed.
+//
+// Each wake-up reads the socket empty. It never sleeps to gather a
+// batch: with the kernel's default queue of 10 datagrams (QueueLimit),
+// a 2 ms pause lost 158 of 700 lines of requests sent one after another.
 func (l *Listener) Serve(ctx context.Context, c *Counts) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer func() {
@@ -161,9 +170,6 @@ func (l *Listener) Serve(ctx context.Context, c *Counts) error {
 				return nil
 			}
 			return fmt.Errorf("request log socket %s: %w", l.path, errors.Join(err, rerr))
-		}
-		if n < bigBatch {
-			time.Sleep(pause)
 		}
 	}
 }
