@@ -48,6 +48,10 @@ func (m *Manager) serveRequests(ctx context.Context) {
 		m.log.Warn("nginx's request lines may be lost above a few thousand requests/s (counted in hellomgr_request_log_lost_total)",
 			"net.unix.max_dgram_qlen", n, "fix", "sysctl -w net.unix.max_dgram_qlen=512 (systemd's default), then restart hellomgr")
 	}
+	l.OnBad = func(dgram []byte, err error, since uint64) {
+		m.log.Warn("unreadable line from nginx on the request log socket (counted in hellomgr_request_log_datagrams_total{result=\"unparsable\"}); print `hellomgr nginx` again into nginx's config",
+			"err", err, "datagram", string(dgram), "unreadable since the last warning", since)
+	}
 	if err := l.Serve(ctx, m.reqs.counts()); err != nil {
 		m.log.Error("request metrics from nginx stopped", "err", err)
 	}
