@@ -12,7 +12,7 @@ import (
 // manager's /probe?port=N, and for the log itself on /metrics.
 var (
 	requestsDesc = prometheus.NewDesc("hellomgr_http_requests_total",
-		"Attempts nginx passed to this instance, by the instance's status (502/504: no answer), method and generation (current; old or canary during a canary watch).",
+		"Attempts nginx passed to this instance, by the instance's status (502/504: no answer; none: the client left first), method and generation (current; old or canary during a canary watch).",
 		[]string{"code", "generation", "method"}, nil)
 	durationDesc = prometheus.NewDesc("hellomgr_http_request_duration_seconds",
 		"The instance's response time to nginx ($upstream_response_time), by generation.",
@@ -64,7 +64,7 @@ func (pc portCollector) Collect(ch chan<- prometheus.Metric) {
 		gen := s.gen.String()
 		for _, k := range slices.SortedFunc(maps.Keys(s.codes), byCode) {
 			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(s.codes[k]),
-				strconv.Itoa(int(k.code)), gen, Methods[k.method])
+				codeLabel(k.code), gen, Methods[k.method])
 		}
 		buckets := make(map[float64]uint64, len(Bounds))
 		var n uint64
@@ -74,6 +74,15 @@ func (pc portCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstHistogram(durationDesc, s.t.Timed, s.t.Seconds, buckets, gen)
 	}
+}
+
+// codeLabel is the code label of a status: "none" for an attempt that
+// got none because the client went away first.
+func codeLabel(code uint16) string {
+	if code == 0 {
+		return "none"
+	}
+	return strconv.Itoa(int(code))
 }
 
 func byCode(a, b codeKey) int {

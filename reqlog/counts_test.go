@@ -27,7 +27,7 @@ func TestCountsPerPortAndGeneration(t *testing.T) {
 	add(t, c, line("2", "2", "-", "-", "-", "GET"))
 
 	want := `
-# HELP hellomgr_http_requests_total Attempts nginx passed to this instance, by the instance's status (502/504: no answer), method and generation (current; old or canary during a canary watch).
+# HELP hellomgr_http_requests_total Attempts nginx passed to this instance, by the instance's status (502/504: no answer; none: the client left first), method and generation (current; old or canary during a canary watch).
 # TYPE hellomgr_http_requests_total counter
 hellomgr_http_requests_total{code="404",generation="current",method="get"} 1
 hellomgr_http_requests_total{code="500",generation="canary",method="post"} 1

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -215,13 +214,13 @@ func (l *Listener) Serve(ctx context.Context, c *Counts) error {
 		close(l.done)
 		l.removeFile()
 	}()
-	buf := make([]byte, 64<<10)
+	b := newBatch()
 	var req Request
 	begun := time.Now() // this cycle's: wait, read, pause
 	for !l.isClosed() {
-		n, err := l.read(c, buf, &req, unix.MSG_DONTWAIT)
+		n, err := l.read(c, b, &req, unix.MSG_DONTWAIT)
 		if err == nil && n == 0 {
-			n, err = l.read(c, buf, &req, 0) // blocks: waits for one
+			n, err = l.read(c, b, &req, 0) // blocks: waits for one
 		}
 		if err != nil {
 			return err
@@ -236,11 +235,17 @@ func (l *Listener) Serve(ctx context.Context, c *Counts) error {
 }
 
 // read reads datagrams until the socket is empty (flags MSG_DONTWAIT), or
-// one (flags 0: blocking, at most the receive timeout), and counts them.
-func (l *Listener) read(c *Counts, buf []byte, req *Request, flags int) (int, error) {
-	n := 0
+// one (flags 0: blocking, at most the receive timeout), and counts them,
+// holding c's lock from the first datagram to the end of the batch.
+func (l *Listener) read(c *Counts, b *batch, req *Request, flags int) (n int, err error) {
+	var now time.Time
+	defer func() {
+		if n > 0 {
+			c.mu.Unlock()
+		}
+	}()
 	for {
-		size, err := recv(l.fd, buf, flags)
+		got, err := b.recv(l.fd, flags)
 		switch {
 		case err == unix.EAGAIN || err == unix.EINTR:
 			return n, nil
@@ -249,36 +254,26 @@ func (l *Listener) read(c *Counts, buf []byte, req *Request, flags int) (int, er
 				return n, nil
 			}
 			return n, fmt.Errorf("request log socket %s: %w", l.path, err)
-		case size == 0 && l.isClosed(): // shut down
+		case got == 0 || got == 1 && len(b.dgram(0)) == 0 && l.isClosed(): // shut down
 			return n, nil
 		}
-		n++
-		if err := Parse(buf[:size], req); err != nil {
-			c.Unparsable()
-			l.bad(buf[:size], err)
-		} else {
-			c.Add(req)
+		if n == 0 {
+			now = c.lock()
 		}
-		if flags == 0 {
-			return n, nil
+		n += got
+		for i := range got {
+			dgram := b.dgram(i)
+			if err := Parse(dgram, req); err != nil {
+				c.stats.Unparsable++
+				l.bad(dgram, err)
+			} else {
+				c.add(req, now)
+			}
+		}
+		if flags == 0 || got < len(b.hdrs) {
+			return n, nil // one asked for, or a short batch: the socket is empty
 		}
 	}
-}
-
-// recv reads one datagram into buf. Without waiting (MSG_DONTWAIT), it is
-// a raw system call, which the Go scheduler does not see: each one it
-// sees keeps its monitor thread awake, and that thread's wake-ups were
-// most of what reading cost.
-func recv(fd int, buf []byte, flags int) (int, error) {
-	if flags&unix.MSG_DONTWAIT == 0 {
-		n, _, err := unix.Recvfrom(fd, buf, flags)
-		return n, err
-	}
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(flags), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
 }
 
 // maxPause bounds Serve's pause: counts on /probe are at most that late.

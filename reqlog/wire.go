@@ -43,7 +43,7 @@ const version = "hm1"
 // Attempt is one attempt of a request on one instance, as nginx logged it.
 type Attempt struct {
 	Port    int     // the instance's port; 0 when nginx had no server to try
-	Status  int     // the instance's status; 502 or 504 when it gave no answer
+	Status  int     // the instance's status; 502 or 504 when it gave no answer; 0 when the client left first
 	Seconds float64 // the instance's response time; -1 when nginx has none ("-")
 	Method  string
 }
@@ -158,11 +158,14 @@ func cutAttempt(s []byte) (first, rest []byte, sep byte) {
 // upstream with no live server: nginx tried none, Port stays 0.
 func attempt(addr, code, secs []byte, method string) (Attempt, error) {
 	a := Attempt{Method: method, Seconds: -1}
-	status, err := strconv.Atoi(string(code))
-	if err != nil || status < 100 || status > 999 {
-		return a, fmt.Errorf("%w: upstream status %.20q", errFormat, code)
+	if string(code) != "-" { // "-": no status, the client went away first (nginx's 499)
+		status, err := strconv.Atoi(string(code))
+		if err != nil || status < 100 || status > 999 {
+			return a, fmt.Errorf("%w: upstream status %.20q", errFormat, code)
+		}
+		a.Status = status
 	}
-	a.Status = status
+	var err error
 	if string(secs) != "-" {
 		if a.Seconds, err = strconv.ParseFloat(string(secs), 64); err != nil || a.Seconds < 0 {
 			return a, fmt.Errorf("%w: upstream response time %.20q", errFormat, secs)
