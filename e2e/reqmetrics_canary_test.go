@@ -15,20 +15,24 @@ import (
 // seedBroken is the seed's app with a bad deploy in it: / answers 500,
 // while its health path answers 200, so readiness passes.
 const seedBroken = `
+HEALTHY = []
+
+
 class HealthHandler(tornado.web.RequestHandler):
     def get(self):
+        HEALTHY.append(1)
         self.write("ok")
 `
 
 // brokenSeed returns the seed's source with / answering 500 (or, with
-// hang, blocking its whole process on the first GET / once it has run 3
-// seconds, so that it gets ready first) and /health 200.
+// hang, blocking its whole process on the first GET / once its health
+// path has answered, so that it gets ready first) and /health 200.
 func brokenSeed(t *testing.T, hang bool) string {
 	t.Helper()
 	src := readTornadoExample(t, "seed.py")
 	bad := `        raise tornado.web.HTTPError(500)`
 	if hang {
-		bad = "        import time\n        if time.monotonic() - STARTED > 3:\n            time.sleep(3600)\n        self.write(\"Hello v2\")"
+		bad = "        if HEALTHY:\n            import time\n            time.sleep(3600)\n        self.write(\"Hello v2\")"
 	}
 	get := "    def get(self):\n        \"\"\"对应http的get请求方式\"\"\"\n        self.write(\"Hello Itcast!\")"
 	if !strings.Contains(src, get) {
@@ -36,7 +40,6 @@ func brokenSeed(t *testing.T, hang bool) string {
 	}
 	src = strings.Replace(src, get, "    def get(self):\n"+bad, 1)
 	src = strings.Replace(src, "\nif __name__", seedBroken+"\n\nif __name__", 1)
-	src = strings.Replace(src, "\nimport tornado.ioloop", "\nimport time\nSTARTED = time.monotonic()\nimport tornado.ioloop", 1)
 	return strings.Replace(src, `(r"/", IndexHandler),`, `(r"/", IndexHandler), (r"/health", HealthHandler),`, 1)
 }
 
