@@ -193,7 +193,7 @@ func QueueLimit() int {
 // removed. Call it once.
 //
 // It reads the socket empty, then, when the kernel's queue is long
-// enough, sleeps while a quarter of it fills at the rate just seen (at
+// enough, sleeps while an eighth of it fills at the rate just seen (at
 // most maxPause), so that the manager wakes a few hundred times a second
 // rather than once per request; when the socket is empty it waits in a
 // blocking read. With the kernel's default queue of 10 (QueueLimit) there
@@ -277,9 +277,9 @@ func (l *Listener) read(c *Counts, b *batch, req *Request, flags int) (n int, er
 }
 
 // maxPause bounds Serve's pause: counts on /probe are at most that late.
-const maxPause = 20 * time.Millisecond
+const maxPause = 10 * time.Millisecond
 
-// pauseFor is how long a quarter of a queue of qlen datagrams takes to
+// pauseFor is how long an eighth of a queue of qlen datagrams takes to
 // fill at n datagrams in elapsed, at most maxPause; 0 when too short to
 // be worth a sleep (under 200 µs) or the queue too short (under 64).
 func pauseFor(qlen, n int, elapsed time.Duration) time.Duration {
@@ -289,7 +289,7 @@ func pauseFor(qlen, n int, elapsed time.Duration) time.Duration {
 	if elapsed <= 0 {
 		return 0
 	}
-	p := time.Duration(float64(qlen/4) / float64(n) * float64(elapsed))
+	p := time.Duration(float64(qlen/8) / float64(n) * float64(elapsed))
 	if p = min(p, maxPause); p < 200*time.Microsecond {
 		return 0
 	}
