@@ -14,6 +14,7 @@ import (
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/manager"
 	"github.com/hellomgr/hellomgr/nginx"
+	"github.com/hellomgr/hellomgr/reqlog"
 )
 
 func newNginx() *cobra.Command {
@@ -97,7 +98,12 @@ func (o nginxOpts) run(cf *configFlag, out io.Writer) error {
 		_, err := out.Write(up)
 		return err
 	}
-	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, nginx.Proxy{Name: name, ReadTimeout: cfg.Proxy.ReadTimeout}.Location())
+	proxy := nginx.Proxy{Name: name, ReadTimeout: cfg.Proxy.ReadTimeout}
+	location := proxy.Location()
+	if len(o.hosts) == 0 { // the manager's request log socket is on this machine: docs/metrics.md
+		up, location = append(up, "\n"+nginx.LogFormat()...), proxy.LoggedLocation(reqlog.SocketPath(cfg.StateDir))
+	}
+	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, location)
 	return nil
 }
 

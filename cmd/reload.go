@@ -28,11 +28,17 @@ Progress prints one line per step. Exit 1 when the rollout did not finish.
 
 With --canary N, the first N ports to replace are replaced, then watched for
 --watch. The reload goes on with the rest only if no canary restarted,
-failed its liveness probe or memory limit, or (where the app counts its
-requests in http_requests_total on /metrics, as the built-in server does)
-answered a larger share of 5xx than the ports still on the old code over
-the same window. Otherwise the canaries go back to the previous config and
-reload exits 1 with the evidence, one line per port.`,
+failed its liveness probe or memory limit, stopped answering (a stopped
+process, a /metrics or readiness path that no longer answers, nothing from
+it in nginx's record while the old ports answer), received no request at
+all (unless --allow-idle), or answered a larger share of 5xx or much more
+slowly than the ports still on the old code over the same window. Its
+answers are read from nginx's record (the access_log line that
+hellomgr nginx prints, for any app) and from the app's own
+http_requests_total on /metrics where it has one (the built-in server
+does), the manager's own reads taken out. Otherwise the canaries go back
+to the previous config and reload exits 1 with the evidence, one line per
+port. See docs/metrics.md.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if c.Flags().Changed("watch") && opts.Canary == 0 {
@@ -44,6 +50,7 @@ reload exits 1 with the evidence, one line per port.`,
 	cf.register(c)
 	c.Flags().IntVar(&opts.Canary, "canary", 0, "replace this many ports first, watch them, and go on only if they hold up")
 	c.Flags().DurationVar(&opts.Watch, "watch", time.Minute, "with --canary, how long to watch the canaries")
+	c.Flags().BoolVar(&opts.AllowIdle, "allow-idle", false, "with --canary, let a canary that received no request during the watch pass")
 	return c
 }
 

@@ -110,6 +110,9 @@ func (c *Client) ReloadWith(ctx context.Context, opts ReloadOptions, line func(s
 	if opts.Canary > 0 {
 		q.Set("canary", strconv.Itoa(opts.Canary))
 		q.Set("watch", opts.Watch.String())
+		if opts.AllowIdle {
+			q.Set("allow_idle", "1")
+		}
 	}
 	path := "/v1/reload"
 	if len(q) > 0 {

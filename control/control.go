@@ -59,4 +59,7 @@ type ReloadOptions struct {
 	// judgeCanaries).
 	Canary int
 	Watch  time.Duration
+	// AllowIdle lets a canary that received no request during its
+	// watch pass; by default it fails.
+	AllowIdle bool
 }

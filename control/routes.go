@@ -115,6 +115,7 @@ func reloadOptions(r *http.Request) (ReloadOptions, error) {
 		}
 		opts.Watch = d
 	}
+	opts.AllowIdle = q.Get("allow_idle") == "1"
 	return opts, nil
 }
 

@@ -68,6 +68,7 @@ type Manager struct {
 	life     context.Context
 	endLife  context.CancelFunc
 	canary   atomic.Pointer[canaryWatch] // the canary watch in progress, if any
+	reqs     requestLog                  // what nginx passed to each port: requests.go
 	down     chan struct{}               // closed when a client asks the manager to stop
 	downOnce sync.Once
 
@@ -202,6 +203,7 @@ func (m *Manager) closeListeners() {
 // Serve answers the control socket and the metrics endpoint until ctx
 // ends. Call it after Prepare, typically on its own goroutine.
 func (m *Manager) Serve(ctx context.Context) error {
+	go m.serveRequests(ctx) // nginx's request log: requests.go
 	errs := make(chan error, 2)
 	go func() { errs <- control.Serve(ctx, m.controlLn, m.Config().Socket, control.Routes(m), m.log) }()
 	go func() {
@@ -288,5 +290,3 @@ func (m *Manager) longestStop() time.Duration {
 // socket's `down`). DownRequested is closed once it has been asked.
 func (m *Manager) RequestDown()                   { m.downOnce.Do(func() { close(m.down) }) }
 func (m *Manager) DownRequested() <-chan struct{} { return m.down }
-
-func portList(ports []int) string { return config.PortList(ports) }

@@ -44,6 +44,7 @@ func (h probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e := expositions.Get().(*exposition)
 	e.b = e.b[:0]
 	writeInstance(e, inst, p)
+	writeRequests(e, h.src, port) // what nginx passed to it: requests.go
 	hd := w.Header()
 	hd["Content-Type"] = []string{textContentType}
 	hd["Content-Length"] = []string{strconv.Itoa(len(e.b))}

@@ -47,6 +47,7 @@ func (h metricsHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	s.rt.read()
 	writeGoRuntime(&s.e, s.rt)
 	writeManager(&s.e, &s.counts, countStates(h.src, &s.counts))
+	writeRequestLog(&s.e, h.src) // nginx's request log: requests.go
 	if err := writeSelf(&s.e, h.read); err != nil {
 		slog.Error(err.Error(), "component", "metrics")
 	}
