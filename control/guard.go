@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"sync/atomic"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/bugs"
 )
 
 // A panic in a request handler must not end the manager, whose death ends
@@ -15,15 +15,6 @@ import (
 // the client (an EOF) and with no count. guard recovers it per request,
 // logs it as an error with its stack, counts it, and answers the client
 // with a one-line error.
-
-// internalErrors counts the panics recovered in request handlers.
-var internalErrors atomic.Uint64
-
-// InternalErrors returns how many panics the control socket's request
-// handlers have recovered since the program started (the metric
-// hellomgr_internal_errors_total reads it). Safe to call from any
-// goroutine.
-func InternalErrors() uint64 { return internalErrors.Load() }
 
 type logKey struct{}
 
@@ -65,7 +56,6 @@ func guard(h http.Handler) http.Handler {
 // internalError counts and logs a recovered panic v, with the stack of
 // the goroutine that recovered it, and returns the error the client gets.
 func internalError(log *slog.Logger, r *http.Request, v any) error {
-	internalErrors.Add(1)
-	log.Error(fmt.Sprintf("internal error: panic in %s %s: %v", r.Method, r.URL.RequestURI(), v), "stack", string(debug.Stack()))
+	bugs.Report(log, fmt.Sprintf("panic in %s %s: %v", r.Method, r.URL.RequestURI(), v)) // counted in hellomgr_internal_errors_total
 	return fmt.Errorf("internal error in the manager while serving %s %s: %v (logged with its stack; the manager runs on)", r.Method, r.URL.Path, v)
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomgr/hellomgr/internal/bugs"
 )
 
 // fakeAPI plays the manager: a reload reports one line per port, as a
@@ -200,7 +202,7 @@ func TestPanicInHandlerAnswersAnError(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 			defer cancel()
 			c := Dial(path)
-			before := InternalErrors()
+			before := bugs.Count()
 			var err error
 			switch tc.op {
 			case "status":
@@ -213,7 +215,7 @@ func TestPanicInHandlerAnswersAnError(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("%s: got error %v, want one line with %q", tc.op, err, tc.want)
 			}
-			if got := InternalErrors() - before; got != 1 {
+			if got := bugs.Count() - before; got != 1 {
 				t.Errorf("%s: internal errors counted %d, want 1", tc.op, got)
 			}
 			log := logs.String()

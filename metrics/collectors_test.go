@@ -6,6 +6,7 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/hellomgr/hellomgr/internal/bugs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -103,6 +104,7 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ..
 
 var (
 	instancesDesc       = instancesSeries.desc("state")
+	internalErrorsDesc  = internalErrorsSeries.desc()
 	rolloutsStartedDesc = rolloutsStartedSeries.desc()
 	rolloutsDesc        = rolloutsSeries.desc("result")
 	rolloutLastDesc     = rolloutLastSeries.desc()
@@ -118,6 +120,7 @@ type managerCollector struct {
 
 func (managerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- instancesDesc
+	ch <- internalErrorsDesc
 	ch <- rolloutsStartedDesc
 	ch <- rolloutsDesc
 	ch <- rolloutLastDesc
@@ -138,6 +141,7 @@ func (c managerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(n), state)
 	}
 
+	ch <- prometheus.MustNewConstMetric(internalErrorsDesc, prometheus.CounterValue, float64(bugs.Count()))
 	r := snap.Rollouts
 	ch <- prometheus.MustNewConstMetric(rolloutsStartedDesc, prometheus.CounterValue, float64(r.Started))
 	ch <- prometheus.MustNewConstMetric(rolloutsDesc, prometheus.CounterValue, float64(r.Succeeded), "succeeded")

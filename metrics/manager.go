@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/hellomgr/hellomgr/internal/bugs"
 )
 
 // The manager's own series, served at /metrics. Each is a name and a help
@@ -12,6 +14,8 @@ import (
 var (
 	instancesSeries = series{"hellomgr_instances",
 		"Configured instances, by state."}
+	internalErrorsSeries = series{"hellomgr_internal_errors_total",
+		"Bugs in hellomgr caught and survived: a panic recovered, a state change the transition table lacks (each logged with its stack)."}
 	rolloutsStartedSeries = series{"hellomgr_rollouts_started_total",
 		"Rollouts started; those not counted in hellomgr_rollouts_total are running."}
 	rolloutsSeries = series{"hellomgr_rollouts_total",
@@ -26,6 +30,7 @@ var (
 // managerCollector's: families by name, samples by label value.
 func writeManager(e *exposition, counts *StateCounts, r Rollouts) {
 	writeInstanceCounts(e, counts)
+	e.one(internalErrorsSeries.name, internalErrorsSeries.help, "counter", float64(bugs.Count()))
 	h := &r.Durations
 	name := rolloutDurationSeries.name
 	e.family(name, rolloutDurationSeries.help, "histogram")

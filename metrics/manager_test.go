@@ -18,6 +18,9 @@ hellomgr_instances{state="ready"} 1
 hellomgr_instances{state="starting"} 0
 hellomgr_instances{state="stopped"} 0
 hellomgr_instances{state="stopping"} 0
+# HELP hellomgr_internal_errors_total Bugs in hellomgr caught and survived: a panic recovered, a state change the transition table lacks (each logged with its stack).
+# TYPE hellomgr_internal_errors_total counter
+hellomgr_internal_errors_total 0
 # HELP hellomgr_rollout_duration_seconds How long finished rollouts took, succeeded or failed.
 # TYPE hellomgr_rollout_duration_seconds histogram
 hellomgr_rollout_duration_seconds_bucket{le="1"} 1
