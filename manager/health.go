@@ -58,10 +58,10 @@ func (m *Manager) onUnhealthy(cfg *config.Config, s *slot) func(*instance.Instan
 		if !busy.CompareAndSwap(false, true) {
 			return // already being replaced
 		}
-		go func() {
+		m.replacing.Go(func() {
 			defer busy.Store(false)
 			m.replaceUnhealthy(cfg, s, i, reason)
-		}()
+		})
 	}
 }
 

@@ -72,6 +72,10 @@ type Manager struct {
 	down     chan struct{}               // closed when a client asks the manager to stop
 	downOnce sync.Once
 
+	// replacing counts the replacements of unhealthy instances under way
+	// (health.go), each on a goroutine of its own.
+	replacing sync.WaitGroup
+
 	// cgroups is where every instance gets a cgroup of its own, decided
 	// once (openCgroups); nil: sessions, and the manager adopts orphans.
 	cgroups *cgroup.Tree
