@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/hellomgr/hellomgr/config"
@@ -17,53 +16,9 @@ import (
 // is replaced as `hellomgr restart PORT` replaces it (Restart: handoff +
 // READY=1, nginx drain, or stop-then-start, in the manager's rollout
 // turn), so that its port keeps serving; the replacement counts as a
-// restart of the port with that reason. Hooks (`hooks:`) are told of
-// restarts and of instances that give up.
-
-// withHealth adds to spec, the spec of an instance on s under cfg, what
-// looks after it once ready and the hooks.
-func (m *Manager) withHealth(cfg *config.Config, s *slot, spec instance.Spec) instance.Spec {
-	if l := cfg.Liveness; l.On() {
-		spec.Liveness = instance.Liveness{Interval: l.Interval, Timeout: l.Timeout, Failures: l.Failures}
-		if l.Kind == config.ProbeHTTP {
-			spec.Liveness.HTTPPath = l.Path
-		}
-	}
-	spec.MemoryLimit = cfg.Limits.MemoryBytes
-	spec.OnUnhealthy = m.onUnhealthy(cfg, s)
-	spec.OnRestart = func(i *instance.Instance, pid int, reason string) {
-		st := i.Status()
-		m.runHook(cfg, s, hookRestart, hooks.Event{Port: s.port, PID: pid, State: st.State.String(), Reason: reason, LastExit: &st.LastExitCode})
-	}
-	onFailed := spec.OnFailed
-	spec.OnFailed = func(i *instance.Instance) {
-		if onFailed != nil {
-			onFailed(i)
-		}
-		if !m.isCurrent(s, i) {
-			return // a new instance of a rollout that did not start: the old one serves on
-		}
-		st := i.Status()
-		m.runHook(cfg, s, hookFailed, hooks.Event{Port: s.port, State: st.State.String(), Reason: "gave-up", LastExit: &st.LastExitCode})
-	}
-	return spec
-}
-
-// onUnhealthy returns the OnUnhealthy of one instance on s: it replaces
-// the instance on a goroutine of its own, one replacement at a time.
-func (m *Manager) onUnhealthy(cfg *config.Config, s *slot) func(*instance.Instance, string) {
-	var busy atomic.Bool
-	return func(i *instance.Instance, reason string) {
-		m.noteUnhealthy(s.port, reason) // a canary that fails this fails its watch
-		if !busy.CompareAndSwap(false, true) {
-			return // already being replaced
-		}
-		m.replacing.Go(func() {
-			defer busy.Store(false)
-			m.replaceUnhealthy(cfg, s, i, reason)
-		})
-	}
-}
+// restart of the port with that reason, backs off as restarts do, and
+// gives up after restart.max_tries in a row. The instance reports through
+// the callbacks spec.go gives it.
 
 // rolloutRetry is how long an unhealthy instance's replacement waits
 // before asking again for the rollout turn that another rollout holds.

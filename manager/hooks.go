@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/hooks"
 )
 
@@ -21,19 +20,6 @@ const (
 // runs per port (see hooks.Queue). They outlive the port's instances.
 type portHooks struct {
 	failed, restart hooks.Queue
-}
-
-// runHook runs the hook kind of cfg, if it sets one, for event e on s,
-// without waiting for it. The hook runs in a cgroup of its own under the
-// manager's tree when there is one, as instances do.
-func (m *Manager) runHook(cfg *config.Config, s *slot, kind hookKind, e hooks.Event) {
-	c := hooks.Command{Name: "on_restart", Argv: cfg.Hooks.OnRestart, Dir: cfg.Dir, Timeout: cfg.Hooks.Timeout, Log: m.log, Set: &m.hooks}
-	q := &s.hooks.restart
-	if kind == hookFailed {
-		c.Name, c.Argv, q = "on_failed", cfg.Hooks.OnFailed, &s.hooks.failed
-	}
-	c.Cgroup = m.cgroups
-	q.Run(c, e)
 }
 
 // hookGrace is how long a hook still running when the manager exits or

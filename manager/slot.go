@@ -1,10 +1,7 @@
 package manager
 
 import (
-	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/instance"
@@ -48,74 +45,6 @@ func (m *Manager) memorySlot(cfg *config.Config, port int, listener *os.File) *s
 	s := &slot{port: port, listener: listener, log: logs.Memory()}
 	s.inst = instance.New(m.spec(cfg, s), m.log)
 	return s
-}
-
-// spec builds the instance spec for a slot under cfg. It runs on the
-// owner of the set (it reads the slot's shared socket).
-func (m *Manager) spec(cfg *config.Config, s *slot) instance.Spec {
-	env := childEnv(cfg, s.port)
-	var listener *os.File
-	if cfg.Reload.Handoff == config.HandoffSocket && s.listener != nil {
-		listener = s.listener
-		env = append(env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
-	}
-	probe := instance.Probe{Timeout: cfg.Ready.Timeout, Interval: cfg.Ready.Interval, Notify: cfg.Ready.Notify}
-	if cfg.Ready.Kind == config.ProbeHTTP {
-		probe.HTTPPath = cfg.Ready.Path
-	}
-	host, _ := netip.ParseAddr(cfg.Address) // "" (every interface): the zero Addr
-	return m.withHealth(cfg, s, instance.Spec{
-		Port:        s.port,
-		Host:        host,
-		Argv:        cfg.Argv(s.port, m.opts.Self),
-		Dir:         cfg.WorkDir,
-		Env:         env,
-		Listener:    listener,
-		Probe:       probe,
-		StopSignal:  cfg.Stop.Signal,
-		StopTimeout: cfg.Stop.Timeout,
-		Restart: instance.RestartPolicy{
-			Initial: cfg.Restart.Backoff, Max: cfg.Restart.MaxBackoff,
-			ResetAfter: cfg.Restart.ResetAfter, MaxTries: cfg.Restart.MaxTries,
-		},
-		Output:   s.log,
-		OnFailed: m.onFailed(s),
-		Cgroup:   m.cgroups,
-		Launch:   m.launch,
-	}) // liveness, limits.memory and hooks: health.go
-}
-
-// onFailed closes a port's shared socket when its instance gives up, so
-// connects are refused (and nginx fails over at once) instead of waiting
-// in a queue no process will ever accept from. A later start, restart or
-// reload binds the port again.
-func (m *Manager) onFailed(s *slot) func(*instance.Instance) {
-	return func(i *instance.Instance) {
-		m.ports.do(func(t *portTable) {
-			if t.slots[s.port] == s && s.inst == i && s.listener != nil {
-				s.closeListener()
-				m.log.Warn("instance failed; its port is closed until it is started again", "port", s.port)
-			}
-		})
-	}
-}
-
-// childEnv is the manager's environment, minus what belongs to the
-// manager's own supervisor (systemd's notify socket and passed sockets),
-// plus the config's env and PORT.
-func childEnv(cfg *config.Config, port int) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "PORT":
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, cfg.DrainEnv()...) // stop.timeout, stop.spread, stop.close_code: python/hellomgr_tornado
-	env = append(env, cfg.Env...)
-	return append(env, "PORT="+strconv.Itoa(port))
 }
 
 func (s *slot) close() {
