@@ -67,6 +67,7 @@ type sequence struct {
 	seed   uint64
 	rnd    *rand.Rand
 	r      *rig
+	mu     sync.Mutex   // guards held and ver: two operations at once change them
 	held   map[int]bool // ports stopped for maintenance, as the model knows them
 	events []string
 	bugs   uint64 // bugs.Count() at the start
@@ -230,11 +231,14 @@ func (s *sequence) reloadCanary(ctx context.Context, _ int) error {
 }
 
 func (s *sequence) markHeld(port int, held bool) {
-	s.r.m.ports.do(func(*portTable) {}) // ordered after the operation's own writes
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.held[port] = held
 }
 
 func (s *sequence) nextVersion() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.ver++
 	s.r.write("v" + strconv.Itoa(s.ver))
 }
@@ -276,6 +280,8 @@ func (s *sequence) twoAtOnce(port int) {
 // reconcileHeld reads the held marks after operations whose order the
 // model cannot know.
 func (s *sequence) reconcileHeld() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.r.m.ports.do(func(t *portTable) {
 		for port, sl := range t.slots {
 			s.held[port] = sl.held
