@@ -158,15 +158,6 @@ func (g *Group) Enter(attr *syscall.SysProcAttr) (done func(), err error) {
 	return func() { unix.Close(fd) }, nil
 }
 
-// Add moves the running process pid into g.
-func (g *Group) Add(pid int) error {
-	err := os.WriteFile(filepath.Join(g.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
-	if err != nil {
-		return fmt.Errorf("move pid %d into cgroup %s: %w", pid, g.dir, err)
-	}
-	return nil
-}
-
 // PIDs returns the processes in g.
 func (g *Group) PIDs() ([]int, error) { return pids(g.dir) }
 

@@ -104,7 +104,7 @@ func TestGroupHoldsWhatItsProcessStartsAndEndKillsItAll(t *testing.T) {
 		t.Fatalf("grandchild pid: %q", line)
 	}
 	moved, _ := startIn(t, nil, "/bin/sh", "-c", "echo; exec sleep 300")
-	if err := g.Add(moved.Process.Pid); err != nil {
+	if err := os.WriteFile(filepath.Join(g.Dir(), "cgroup.procs"), []byte(strconv.Itoa(moved.Process.Pid)), 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, pid := range []int{main.Process.Pid, grandchild, moved.Process.Pid} {

@@ -98,13 +98,9 @@ func (c *Client) Status(ctx context.Context) (Report, error) {
 	return r, nil
 }
 
-// Reload starts a rollout and calls line for each progress line as it
-// arrives. It returns the rollout's error, if any.
-func (c *Client) Reload(ctx context.Context, line func(string)) error {
-	return c.ReloadWith(ctx, ReloadOptions{}, line)
-}
-
-// ReloadWith is Reload with options: a canary and its watch.
+// ReloadWith starts a rollout with opts (a canary and its watch, or
+// none) and calls line for each progress line as it arrives. It returns
+// the rollout's error, if any.
 func (c *Client) ReloadWith(ctx context.Context, opts ReloadOptions, line func(string)) error {
 	q := url.Values{}
 	if opts.Canary > 0 {

@@ -180,7 +180,7 @@ func TestClientThatReadsGetsEveryLine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	n := 0
-	if err := Dial(path).Reload(ctx, func(string) { n++ }); err != nil {
+	if err := Dial(path).ReloadWith(ctx, ReloadOptions{}, func(string) { n++ }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 5000 {
@@ -210,7 +210,7 @@ func TestPanicInHandlerAnswersAnError(t *testing.T) {
 			case "stop":
 				err = c.Stop(ctx, []int{8001}, nil)
 			case "reload":
-				err = c.Reload(ctx, nil)
+				err = c.ReloadWith(ctx, ReloadOptions{}, nil)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("%s: got error %v, want one line with %q", tc.op, err, tc.want)

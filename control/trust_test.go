@@ -128,7 +128,7 @@ func TestClientTalksOnlyToItsOwnUsersManager(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Status: got %v, want %q...", err, want)
 		}
-		if err := Dial(path).Reload(context.Background(), nil); err == nil || !strings.HasPrefix(err.Error(), want) {
+		if err := Dial(path).ReloadWith(context.Background(), ReloadOptions{}, nil); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Reload: got %v, want %q...", err, want)
 		}
 		if got := out(); strings.Contains(got, "request") {

@@ -49,7 +49,7 @@ func wait(t *testing.T, q *Queue) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := q.Wait(ctx); err != nil {
+	if err := q.wait(ctx); err != nil {
 		t.Fatalf("hook still running after 20s: %v", err)
 	}
 }
@@ -79,7 +79,7 @@ func TestHangingHookIsKilledAtItsTimeoutAndLoggedOnce(t *testing.T) {
 	q.Run(c, Event{Port: 8001, Reason: "liveness"})
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
-	if q.Wait(done) == nil {
+	if q.wait(done) == nil {
 		t.Errorf("the hook had ended when Run returned; want Run to return while it runs")
 	}
 	wait(t, &q)

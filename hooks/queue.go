@@ -41,9 +41,9 @@ func (q *Queue) Run(c Command, e Event) {
 	}
 }
 
-// Wait returns once no command of q runs or waits, or ctx ends (tests).
+// wait returns once no command of q runs or waits, or ctx ends (tests).
 // A command kept while every hook is held waits until Resume.
-func (q *Queue) Wait(ctx context.Context) error {
+func (q *Queue) wait(ctx context.Context) error {
 	q.mu.Lock()
 	idle := q.idle
 	q.mu.Unlock()

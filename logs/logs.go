@@ -189,14 +189,6 @@ func (l *Log) Dropped() uint64 {
 	return l.dropped.Load()
 }
 
-// Path is the current file's path ("" with NoFile).
-func (l *Log) Path() string {
-	if l.opts.NoFile {
-		return ""
-	}
-	return l.path
-}
-
 // Last returns the last n lines (n at most 20 without a file), read from
 // the end of the files when there are files, else kept in memory: what a
 // failed start shows.

@@ -12,7 +12,7 @@ import (
 // The pipes are watched by an epoll instance of this package rather than
 // by Go's own poller: Go's keeps every descriptor registered, so each
 // write of every instance would wake one of the manager's threads, even
-// while the pipe's pump pauses on purpose (Batch). Here a pipe is armed
+// while the pipe's pump pauses on purpose (batchWait). Here a pipe is armed
 // once (EPOLLONESHOT) only when its pump has found it empty and waits;
 // while a pump moves and pauses, the instance's writes wake nothing. The
 // epoll descriptor itself sits in Go's poller, so the one goroutine that

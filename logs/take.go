@@ -11,13 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Batch is how long a pump waits, at most, after a move before the next
+// batchWait is how long a pump waits, at most, after a move before the next
 // one: a process logging a line per request then costs the manager a
-// wakeup per Batch, not one per line, while the pipe holds what arrives
+// wakeup per batchWait, not one per line, while the pipe holds what arrives
 // meanwhile. The faster the pipe fills, the shorter the wait (pause), so
 // that a process writing fast does not find it full. The first line
 // after a quiet spell moves at once.
-var Batch = 50 * time.Millisecond
+var batchWait = 50 * time.Millisecond
 
 // pacer chooses the pump's pauses from the rate the pipe fills at.
 type pacer struct {
@@ -26,7 +26,7 @@ type pacer struct {
 
 // pause is the wait after moving moved bytes, which arrived in since,
 // out of a pipe of capacity bytes: the time the pipe takes to fill to
-// half at the estimated rate, at most Batch; none after half a pipe or
+// half at the estimated rate, at most batchWait; none after half a pipe or
 // more. A pipe found that full may have held its writer back, so the
 // rate is then taken as twice what was seen; a slower round halves it at
 // most, since a writer just let go takes a moment to write again.
@@ -39,9 +39,9 @@ func (p *pacer) pause(moved int64, since time.Duration, capacity int64) time.Dur
 	}
 	p.rate = max(seen, p.rate/2)
 	if p.rate <= 0 {
-		return Batch
+		return batchWait
 	}
-	return min(Batch, time.Duration(float64(half)/p.rate*float64(time.Second)))
+	return min(batchWait, time.Duration(float64(half)/p.rate*float64(time.Second)))
 }
 
 // Take moves what the process pid writes into r, the read end of its

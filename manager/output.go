@@ -9,9 +9,6 @@ import (
 	"github.com/hellomgr/hellomgr/logs"
 )
 
-// LogFile is the path of port's current log file under dir (logs.File).
-func LogFile(dir string, port int) string { return logs.File(dir, port) }
-
 // openLog opens the log of one port (logs.Open): its file is created now,
 // so that a file that cannot be written is an error at start rather than
 // lines lost later. Every file it opens, at start and at each rotation, is

@@ -74,7 +74,7 @@ func TestLogRotationStaysInATrustedFolder(t *testing.T) {
 	if old, _ := logs.Backups(dir, 8001); len(old) != 0 {
 		t.Errorf("rotated into a folder others can write: %v", old)
 	}
-	if fi, err := os.Stat(LogFile(dir, 8001)); err != nil || fi.Size() != 1536*1024 {
+	if fi, err := os.Stat(logs.File(dir, 8001)); err != nil || fi.Size() != 1536*1024 {
 		t.Errorf("log: %v bytes, %v; want all 1536 lines in it", fi.Size(), err)
 	}
 	if !strings.Contains(logged.String(), "writable by users other than its owner") {
@@ -96,7 +96,7 @@ func TestLogEchoesToTheConsole(t *testing.T) {
 	l := mustOpenLog(t, config.Logs{Dir: dir, MaxSizeMB: 1, MaxFiles: 1}, 8001, []logs.Sink{logs.NewConsole(&out)}, discard)
 	write(t, l, "one\ntwo\nno newline")
 	waitFor(t, "the console echo", func() bool { return out.String() == "8001 | one\n8001 | two\n8001 | no newline\n" })
-	if b, _ := os.ReadFile(LogFile(dir, 8001)); string(b) != "one\ntwo\nno newline" {
+	if b, _ := os.ReadFile(logs.File(dir, 8001)); string(b) != "one\ntwo\nno newline" {
 		t.Errorf("file: got %q", b)
 	}
 }

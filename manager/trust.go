@@ -12,6 +12,7 @@ import (
 
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/control"
+	"github.com/hellomgr/hellomgr/logs"
 	"github.com/hellomgr/hellomgr/nginx"
 )
 
@@ -39,11 +40,11 @@ func CheckPaths(cfg *config.Config) error {
 	if state == nil {
 		errs = append(errs, checkFile(pidPath(cfg.StateDir)), checkFile(BackgroundLog(cfg.StateDir)))
 	}
-	logs := checkFolder(cfg.Logs.Dir, logFolder)
-	errs = append(errs, logs)
-	if logs == nil {
+	logDir := checkFolder(cfg.Logs.Dir, logFolder)
+	errs = append(errs, logDir)
+	if logDir == nil {
 		for _, port := range cfg.Ports {
-			errs = append(errs, checkFile(LogFile(cfg.Logs.Dir, port)))
+			errs = append(errs, checkFile(logs.File(cfg.Logs.Dir, port)))
 		}
 	}
 	errs = append(errs, control.CheckSocket(cfg.Socket))

@@ -152,7 +152,7 @@ func TestLinksInHellomgrsFoldersAreNeverFollowed(t *testing.T) {
 
 	logs := config.Logs{Dir: filepath.Join(dir, "logs"), MaxSizeMB: 1, MaxFiles: 1}
 	os.Mkdir(logs.Dir, 0o755)
-	path := LogFile(logs.Dir, 8001)
+	path := logs.File(logs.Dir, 8001)
 	os.Symlink(precious, path)
 	if _, err := openLog(logs, 8001, nil, discard); err == nil || !strings.Contains(err.Error(), wantLink(path)) {
 		t.Errorf("openLog: got %v, want %q", err, wantLink(path))

@@ -90,7 +90,7 @@ func TestHistogramBounds(t *testing.T) {
 			t.Errorf("bucket le=%v: got %d, want %d", bound, b[bound], want)
 		}
 	}
-	if h.Count() != 3 {
-		t.Errorf("count: got %d, want 3", h.Count())
+	if h.count != 3 {
+		t.Errorf("count: got %d, want 3", h.count)
 	}
 }

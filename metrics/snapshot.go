@@ -140,6 +140,3 @@ func (h *Histogram) Observe(d time.Duration) {
 	h.count++
 	h.sum += s
 }
-
-// Count returns how many durations were observed.
-func (h *Histogram) Count() uint64 { return h.count }

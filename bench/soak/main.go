@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hellomgr/hellomgr/bench/internal/benchkit"
+	"github.com/hellomgr/hellomgr/control"
 	"github.com/hellomgr/hellomgr/nginx"
 )
 
@@ -93,7 +94,7 @@ func soak(ctx context.Context, o options, d *deployment, url string, r *benchkit
 	began := time.Now()
 	var reloadErrs []error
 	for i := range o.reloads {
-		if err := d.client.Reload(ctx, nil); err != nil {
+		if err := d.client.ReloadWith(ctx, control.ReloadOptions{}, nil); err != nil {
 			reloadErrs = append(reloadErrs, fmt.Errorf("reload %d: %w", i+1, err))
 		}
 		if ctx.Err() != nil {
