@@ -150,11 +150,11 @@ func TestLinksInHellomgrsFoldersAreNeverFollowed(t *testing.T) {
 		t.Errorf("OpenBackgroundLog: got %v, want %q", err, wantLink(BackgroundLog(state)))
 	}
 
-	logs := config.Logs{Dir: filepath.Join(dir, "logs"), MaxSizeMB: 1, MaxFiles: 1}
-	os.Mkdir(logs.Dir, 0o755)
-	path := logs.File(logs.Dir, 8001)
+	logCfg := config.Logs{Dir: filepath.Join(dir, "logs"), MaxSizeMB: 1, MaxFiles: 1}
+	os.Mkdir(logCfg.Dir, 0o755)
+	path := logs.File(logCfg.Dir, 8001)
 	os.Symlink(precious, path)
-	if _, err := openLog(logs, 8001, nil, discard); err == nil || !strings.Contains(err.Error(), wantLink(path)) {
+	if _, err := openLog(logCfg, 8001, nil, discard); err == nil || !strings.Contains(err.Error(), wantLink(path)) {
 		t.Errorf("openLog: got %v, want %q", err, wantLink(path))
 	}
 	if aside, _ := hlogs.Backups(logs.Dir, 8001); len(aside) != 0 {
