@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellomgr/hellomgr/logs"
+
 	"github.com/hellomgr/hellomgr/config"
 	"github.com/hellomgr/hellomgr/internal/testnet"
-	hlogs "github.com/hellomgr/hellomgr/logs"
 )
 
 // nobody is the other user the tests play: another user's folders.
@@ -157,7 +158,7 @@ func TestLinksInHellomgrsFoldersAreNeverFollowed(t *testing.T) {
 	if _, err := openLog(logCfg, 8001, nil, discard); err == nil || !strings.Contains(err.Error(), wantLink(path)) {
 		t.Errorf("openLog: got %v, want %q", err, wantLink(path))
 	}
-	if aside, _ := hlogs.Backups(logs.Dir, 8001); len(aside) != 0 {
+	if aside, _ := logs.Backups(logCfg.Dir, 8001); len(aside) != 0 {
 		t.Errorf("rotation copied the link's target aside: %v", aside)
 	}
 	mustNotChange(t, precious, before)
