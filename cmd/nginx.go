@@ -101,7 +101,7 @@ func (o nginxOpts) run(cf *configFlag, out io.Writer) error {
 	proxy := nginx.Proxy{Name: name, ReadTimeout: cfg.Proxy.ReadTimeout}
 	location := proxy.Location()
 	if len(o.hosts) == 0 { // the manager's request log socket is on this machine: docs/metrics.md
-		up, location = append(up, "\n"+nginx.LogFormat()...), proxy.LoggedLocation(reqlog.SocketPath(cfg.StateDir))
+		up, location = append(up, "\n"+nginx.LogFormat(name)...), proxy.LoggedLocation(reqlog.SocketPath(cfg.StateDir))
 	}
 	fmt.Fprintf(out, "# In nginx's http { } block:\n%s\n# In a server { } block:\n%s", up, location)
 	return nil

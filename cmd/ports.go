@@ -58,7 +58,7 @@ func configuredPorts(cfg *config.Config, args []string) ([]int, error) {
 	for _, a := range args {
 		p, err := strconv.Atoi(a)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("port %s is not a number (configured: %s)", a, config.PortList(cfg.Ports))}
+			return nil, usageError{fmt.Errorf("port %s is not in %s (configured: %s)", a, cfg.File, config.PortList(cfg.Ports))}
 		}
 		ports = append(ports, p)
 	}

@@ -114,8 +114,12 @@ func TestSecondUpgradeDuringAnUpgradeIsRefusedOrQueued(t *testing.T) {
 				}
 				return strings.Contains(e.managerLog(), "took over the running instances")
 			})
-			time.Sleep(time.Second) // for a queued upgrade to be over
-			refused := strings.Contains(e.managerLog(), "upgrade refused, nothing changed: an upgrade is in progress")
+			refusal := "upgrade refused, nothing changed: an upgrade is in progress"
+			testnet.WaitFor(t, "the second SIGUSR2 refused or carried out", 20*time.Second, func() bool {
+				return strings.Contains(e.managerLog(), refusal) || e.upgradeCount() == 2
+			})
+			time.Sleep(200 * time.Millisecond) // a third upgrade, if there were one, would show by now
+			refused := strings.Contains(e.managerLog(), refusal)
 			switch n := e.upgradeCount(); {
 			case refused && n != 1:
 				t.Errorf("second SIGUSR2 refused, but %d upgrades counted, want 1", n)

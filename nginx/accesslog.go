@@ -11,19 +11,25 @@ import (
 // nginx sends the manager about every request it passes to an instance
 // (reqlog.LogFormat says what each field is). The tabs are written as
 // nginx's "\t" escape.
-func LogFormat() string {
+//
+// It is named after the upstream (FormatName), as nginx allows one
+// log_format of a name: two configs in one nginx each print their own.
+func LogFormat(upstream string) string {
 	return fmt.Sprintf(`# One line per request to the manager: each attempt's port, status and
 # response time, for hellomgr_http_requests_total on /probe?port=N.
 log_format %s escape=default '%s';
-`, reqlog.FormatName, strings.ReplaceAll(reqlog.LogFormat, "\t", `\t`))
+`, FormatName(upstream), strings.ReplaceAll(reqlog.LogFormat, "\t", `\t`))
 }
+
+// FormatName is the name of the log_format of the upstream's lines.
+func FormatName(upstream string) string { return upstream + "_requests" }
 
 // AccessLog is the access_log line that sends those lines to the manager
 // listening on socket (reqlog.SocketPath), as syslog datagrams: nginx
 // never waits for the manager, and a line it cannot send is lost, not
 // queued (the manager counts such gaps: hellomgr_request_log_lost_total).
-func AccessLog(socket string) string {
-	return fmt.Sprintf("access_log syslog:server=unix:%s,nohostname,tag=%s %s;", socket, reqlog.Tag, reqlog.FormatName)
+func AccessLog(socket, upstream string) string {
+	return fmt.Sprintf("access_log syslog:server=unix:%s,nohostname,tag=%s %s;", socket, reqlog.Tag, FormatName(upstream))
 }
 
 // LoggedLocation is p's Location with the AccessLog line first in it.
@@ -35,5 +41,5 @@ func (p Proxy) LoggedLocation(socket string) string {
 	if !ok {
 		return loc
 	}
-	return head + "{\n    # Every request's attempts to the manager (hellomgr_http_requests_total).\n    " + AccessLog(socket) + "\n" + rest
+	return head + "{\n    # Every request's attempts to the manager (hellomgr_http_requests_total).\n    " + AccessLog(socket, p.Name) + "\n" + rest
 }

@@ -15,9 +15,6 @@ import (
 	"strconv"
 )
 
-// FormatName is the name of the log_format `hellomgr nginx` prints.
-const FormatName = "hellomgr_requests"
-
 // Tag is the syslog tag nginx puts before each line.
 const Tag = "hellomgr"
 
