@@ -431,3 +431,32 @@ func TestCrashAfterReadyUntilMaxTriesFails(t *testing.T) {
 		}
 	})
 }
+
+// Found by the generated sequences: a stop that arrives while a restart
+// has spawned nothing yet (its spawn failed, the failure not yet handled)
+// moved starting -> stopped, which the transition table lacked.
+func TestStopWhileARestartFailedToSpawnIsNoBug(t *testing.T) {
+	for n := range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			f := fakeproc.New()
+			f.Default(fakeproc.Plan{Ready: true})
+			spec := fakeSpec(t, f)
+			inst := instance.New(spec, nil)
+			before := bugs.Count()
+			startFake(t, inst, instance.KeepTrying)
+			f.Queue(fakeproc.Plan{SpawnError: errors.New("fork/exec: no such file or directory")})
+			f.Process(inst.Status().PID).Kill()
+			synctest.Wait() // in backoff
+			time.Sleep(spec.Restart.Initial) // the restart spawns nothing
+			done := inst.StopAsync()         // a stop beside the spawn's failure
+			synctest.Wait()
+			<-done
+			if st := inst.Status(); st.State != instance.Stopped || st.PID != 0 {
+				t.Fatalf("try %d: %s pid %d after the stop, want stopped", n, st.State, st.PID)
+			}
+			if got := bugs.Count() - before; got != 0 {
+				t.Fatalf("try %d: %d internal errors", n, got)
+			}
+		})
+	}
+}

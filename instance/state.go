@@ -27,8 +27,8 @@ func (s State) String() string {
 // transitions lists, for each state, the states it may move to.
 var transitions = map[State][]State{
 	Stopped:  {Starting},
-	Starting: {Ready, Stopping, Backoff, Failed},
-	Ready:    {Stopping, Backoff, Failed}, // Failed: it exited once too often (restart.max_tries)
+	Starting: {Ready, Stopping, Backoff, Failed, Stopped}, // Stopped: stopped before a failed spawn was handled
+	Ready:    {Stopping, Backoff, Failed},                 // Failed: it exited once too often (restart.max_tries)
 	Stopping: {Stopped, Failed},
 	Backoff:  {Starting, Stopped},
 	Failed:   {Starting, Stopped},

@@ -53,8 +53,8 @@ func TestGeneratedSequences(t *testing.T) {
 			fmt.Fprintf(os.Stderr, "%d of %d sequences, %d steps, 0 invariant violations, %s\n", n+1, runs, steps, time.Since(start).Round(time.Second))
 		}
 		if t.Failed() {
-			t.Fatalf("sequence with seed %d failed; replay: HELLOMGR_MODEL_SEED=%d go test -run TestGeneratedSequences ./manager/\nevents:\n  %s",
-				s.seed, s.seed, strings.Join(s.events, "\n  "))
+			t.Fatalf("sequence with seed %d failed; replay: HELLOMGR_MODEL_SEED=%d go test -run TestGeneratedSequences ./manager/\nevents:\n  %s\nthe manager's errors:\n%s",
+				s.seed, s.seed, strings.Join(s.events, "\n  "), s.errs.String())
 		}
 	}
 	t.Logf("%d sequences, %d steps, 0 invariant violations, in %s (seeds %d to %d)", runs, steps, time.Since(start).Round(time.Millisecond), seed, seed+uint64(runs)-1)
@@ -70,8 +70,9 @@ type sequence struct {
 	mu     sync.Mutex   // guards held and ver: two operations at once change them
 	held   map[int]bool // ports stopped for maintenance, as the model knows them
 	events []string
-	bugs   uint64 // bugs.Count() at the start
-	ver    int    // the config's version
+	errs   lockedBuffer // the manager's errors
+	bugs   uint64       // bugs.Count() at the start
+	ver    int          // the config's version
 }
 
 // modelSwaps are the swaps a sequence runs under, with fast timings.
@@ -85,13 +86,13 @@ func newSequence(t *testing.T, seed uint64) *sequence {
 	swap := modelSwaps[rnd.IntN(len(modelSwaps))]
 	swap += fmt.Sprintf("restart: {backoff: 10ms, max_backoff: 20ms, max_tries: %d, reset_after: 1s}\n", []int{0, 2, 3}[rnd.IntN(3)])
 	s := &sequence{t: t, seed: seed, rnd: rnd, held: map[int]bool{}, bugs: bugs.Count(), ver: 1}
-	s.r = newQuietRig(t, swap, 1+rnd.IntN(3))
+	s.r = newQuietRig(t, swap, 1+rnd.IntN(3), &s.errs)
 	return s
 }
 
 // newQuietRig is newRig with stop.timeout short enough for processes
 // that ignore the stop signal, and the manager's log discarded.
-func newQuietRig(t *testing.T, swap string, n int) *rig {
+func newQuietRig(t *testing.T, swap string, n int, errs *lockedBuffer) *rig {
 	r := &rig{t: t, fake: fakeproc.New(), path: shortDir(t) + "/config.yaml", ports: freePorts(t, n), swap: swap, stop: "50ms"}
 	r.fake.Default(fakeproc.Plan{Ready: true})
 	r.write("v1")
@@ -99,7 +100,9 @@ func newQuietRig(t *testing.T, swap string, n int) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{}
+	// The manager's errors (a bug reported with its stack) are kept, to
+	// print with a failed sequence; its whole log on demand.
+	opts := Options{Log: slog.New(slog.NewTextHandler(errs, &slog.HandlerOptions{Level: slog.LevelError}))}
 	if os.Getenv("HELLOMGR_MODEL_LOG") != "" { // the manager's own log, to follow a replay
 		opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
