@@ -165,6 +165,11 @@ func (g *Group) PIDs() ([]int, error) { return pids(g.dir) }
 // for them to exit. A group already removed is not an error.
 func (g *Group) Kill() error { return kill(g.dir) }
 
+// KillWait is how long End is usually given for the processes it kills
+// with SIGKILL to be gone: they cannot refuse, but a process in
+// uninterruptible sleep (a disk, NFS) exits only when that returns.
+const KillWait = 5 * time.Second
+
 // End kills every process still in g, waits up to timeout for them to
 // exit, and removes g, and the tree too when g was its last group. It
 // returns how many processes it found in g. Ending a group that is gone

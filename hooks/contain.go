@@ -35,9 +35,6 @@ import (
 // with their descendants. What the sweep cannot reach: a daemon that
 // cleared its environment (env -i); with a cgroup there is no such gap.
 
-// endTimeout bounds the wait for killed processes to be gone.
-const endTimeout = 5 * time.Second
-
 // starts numbers the hooks' cgroups.
 var starts atomic.Uint64
 
@@ -176,7 +173,7 @@ func (j *jail) end() (int, error) {
 	var err error
 	if j.group != nil {
 		j.note(j.group.PIDs())
-		_, err = j.group.End(endTimeout)
+		_, err = j.group.End(cgroup.KillWait)
 	} else {
 		for _, p := range procs() {
 			if p.pgrp == j.pid && p.pid != j.pid && p.state != 'Z' {
@@ -199,14 +196,14 @@ func (j *jail) note(pids []int, _ error) {
 	}
 }
 
-// awaitGone waits, up to endTimeout, until each of pids, killed, has
+// awaitGone waits, up to cgroup.KillWait, until each of pids, killed, has
 // exited, and reaps those that became this process's children (it is a
 // subreaper, instance.AdoptOrphans): they are in the manager's session,
 // where the reaper of adopted orphans leaves them be, and would stay
 // zombies.
 func awaitGone(pids map[int]bool) {
 	self := os.Getpid()
-	deadline := time.Now().Add(endTimeout)
+	deadline := time.Now().Add(cgroup.KillWait)
 	for pid := range pids {
 		for time.Now().Before(deadline) {
 			p, ok := readProc(pid)

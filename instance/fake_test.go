@@ -446,7 +446,7 @@ func TestStopWhileARestartFailedToSpawnIsNoBug(t *testing.T) {
 			startFake(t, inst, instance.KeepTrying)
 			f.Queue(fakeproc.Plan{SpawnError: errors.New("fork/exec: no such file or directory")})
 			f.Process(inst.Status().PID).Kill()
-			synctest.Wait() // in backoff
+			synctest.Wait()                  // in backoff
 			time.Sleep(spec.Restart.Initial) // the restart spawns nothing
 			done := inst.StopAsync()         // a stop beside the spawn's failure
 			synctest.Wait()

@@ -189,7 +189,7 @@ func exitedYet(pidfd int) (exited, done bool) {
 func (p *process) endRest() {
 	pid := p.cmd.Process.Pid
 	if p.group != nil {
-		n, err := p.group.End(endTimeout)
+		n, err := p.group.End(cgroup.KillWait)
 		switch {
 		case err != nil:
 			p.ended = fmt.Sprintf("could not end what pid %d left: %v", pid, err)
@@ -211,9 +211,6 @@ func processes(n int) string {
 	}
 	return fmt.Sprintf("%d processes", n)
 }
-
-// endTimeout bounds the wait for processes killed with SIGKILL to be gone.
-const endTimeout = 5 * time.Second
 
 // Kill sends SIGKILL to the child's process group and, with a cgroup, to
 // every process in it, without waiting.

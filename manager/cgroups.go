@@ -41,7 +41,7 @@ func (m *Manager) contain(cfg *config.Config) {
 		m.log.Warn("looking for processes left by a previous manager", "err", err)
 	}
 	for _, s := range stale {
-		n, err := s.End(stopGrace)
+		n, err := s.End(cgroup.KillWait)
 		switch {
 		case err != nil:
 			m.log.Warn(fmt.Sprintf("could not end every process left by a previous manager (pid %d) in cgroup %s", s.PID, s.Dir), "err", err)
@@ -77,9 +77,6 @@ func (m *Manager) openCgroups(cfg *config.Config) error {
 	m.cgroups = tree
 	return nil
 }
-
-// stopGrace bounds the wait for processes killed with SIGKILL to be gone.
-const stopGrace = 5 * time.Second
 
 // writeRecord writes s to path, never through a symbolic link.
 func writeRecord(path, s string) error {
