@@ -183,6 +183,11 @@ func (j *jail) end() (int, error) {
 		j.sweep()
 	}
 	syscall.Kill(-j.pid, syscall.SIGKILL) // kill and sweep have killed the rest
+	for pid := range j.left {
+		// One noted in the group may have left it since (a setsid in
+		// flight as the hook exited): it is killed by its pid.
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 	awaitGone(j.left)
 	return len(j.left), err
 }
