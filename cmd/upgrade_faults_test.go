@@ -114,11 +114,7 @@ func TestUpgradeRefusedWhileTheNewProgramWouldRefuseAPath(t *testing.T) {
 	if n := e.upgradeCount(); n != 0 {
 		t.Errorf("%d upgrades counted, want 0", n)
 	}
-	for port, pid := range e.pids() {
-		if pid != before[port] {
-			t.Errorf("port %d: pid %d -> %d after a refused upgrade", port, before[port], pid)
-		}
-	}
+	e.mustKeepPIDs("after a refused upgrade", before)
 }
 
 // A takeover that fails for a reason the old program meets too when it
@@ -152,10 +148,8 @@ func TestUpgradeThatFailsForBothProgramsGoesBackOnce(t *testing.T) {
 	if !strings.Contains(st, "last upgrade failed") || !strings.Contains(st, "degraded") {
 		t.Errorf("status does not say the manager runs degraded after the failed upgrade:\n%s", st)
 	}
-	for port, pid := range e.pids() {
-		if pid != before[port] {
-			t.Errorf("port %d: pid %d -> %d after a failed upgrade", port, before[port], pid)
-		}
+	e.mustKeepPIDs("after a failed upgrade", before)
+	for _, port := range e.ports {
 		if body, err := testnet.Get(port); err != nil || body != "v1" {
 			t.Errorf("port %d: got %q, %v; want v1", port, body, err)
 		}
@@ -181,11 +175,7 @@ func TestConfigEditedDuringAnUpgradeWaitsForTheReload(t *testing.T) {
 	if n := e.upgradeCount(); n != 1 {
 		t.Fatalf("%d upgrades counted, want 1\nmanager log:\n%s", n, e.managerLog())
 	}
-	for port, pid := range e.pids() {
-		if pid != before[port] {
-			t.Errorf("port %d: pid %d -> %d after the upgrade", port, before[port], pid)
-		}
-	}
+	e.mustKeepPIDs("after the upgrade", before)
 	e.mustRun("reload")
 	for _, port := range e.ports {
 		if body, err := testnet.Get(port); err != nil || body != "v2" {
@@ -221,4 +211,14 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// mustKeepPIDs fails for each port whose pid is no longer the one before.
+func (e *env) mustKeepPIDs(when string, before map[int]int) {
+	e.t.Helper()
+	for port, pid := range e.pids() {
+		if pid != before[port] {
+			e.t.Errorf("port %d: pid %d -> %d %s", port, before[port], pid, when)
+		}
+	}
 }
